@@ -1,0 +1,161 @@
+"""Typed exceptions of the KSeF core.
+
+Every exception carries a ``message`` written for the person who has to act
+on it (an accountant or an administrator): what happened and what to do.
+The Odoo layer turns them into UserErrors, chatter messages and statuses.
+The core never raises anything Odoo-specific.
+"""
+
+
+class KSeFError(Exception):
+    """Base class of every error raised by the KSeF core."""
+
+    default_message = "KSeF operation failed."
+
+    def __init__(self, message=None, **kwargs):
+        self.message = message or self.default_message
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+        super().__init__(self.message)
+
+    def __str__(self):
+        return self.message
+
+
+# --- problems with local input (nothing was sent) ---------------------------
+
+class KSeFConfigError(KSeFError):
+    """Local configuration or input is wrong; nothing was sent to KSeF."""
+
+
+class InvalidNIPError(KSeFConfigError):
+    """A NIP (Polish tax id) is malformed or its checksum is wrong."""
+
+
+class CertificateError(KSeFConfigError):
+    """A certificate or private key cannot be used."""
+
+
+class KeyPasswordError(CertificateError):
+    """The private key's password is wrong (or the key is not a key)."""
+
+
+class CertificateExpiredError(CertificateError):
+    """The certificate is expired or not yet valid."""
+
+
+class CertificateTypeError(CertificateError):
+    """The certificate is of the wrong KSeF type (Authentication vs Offline)."""
+
+
+class CertificateKeyMismatchError(CertificateError):
+    """The private key does not belong to the certificate."""
+
+
+class XMLSecurityError(KSeFError):
+    """Incoming XML was refused as hostile or oversized (DTD, entities, size)."""
+
+
+class InvoiceValidationError(KSeFError):
+    """An invoice is not valid FA(3); ``problems`` lists readable reasons."""
+
+    def __init__(self, message=None, problems=None, **kwargs):
+        problems = list(problems or [])
+        if message is None:
+            message = "The invoice is not valid for KSeF:\n" + "\n".join(
+                "- %s" % p for p in problems)
+        super().__init__(message, problems=problems, **kwargs)
+
+
+class InvoiceTooLargeError(InvoiceValidationError):
+    """The invoice file is over the KSeF size limit."""
+
+
+class SchemaUnavailableError(KSeFError):
+    """The official XSD files could be neither loaded nor downloaded."""
+
+
+class XAdESError(KSeFError):
+    """An XAdES signature could not be created or does not verify."""
+
+
+# --- problems talking to KSeF -------------------------------------------------
+
+class KSeFTransportError(KSeFError):
+    """The network failed: KSeF could not be reached. Nothing was received."""
+
+    default_message = ("KSeF could not be reached (network failure). Check the "
+                       "internet connection and try again later; nothing was lost.")
+
+
+class KSeFTimeoutError(KSeFTransportError):
+    """No answer in time. For a non-idempotent request the outcome is unknown."""
+
+    default_message = ("KSeF did not answer in time. The operation may or may not "
+                       "have been carried out; it will be checked before any retry.")
+
+
+class KSeFAPIError(KSeFError):
+    """KSeF answered with an error.
+
+    Attributes: ``http_status``, ``exception_code`` (first KSeF exception
+    code or None), ``description``, ``details`` (list of str), ``errors``
+    (all ``(code, description, details)`` tuples), ``reference_number``,
+    ``retry_after`` (seconds or None), ``body`` (raw parsed body).
+    """
+
+    def __init__(self, message=None, http_status=None, exception_code=None,
+                 description=None, details=None, errors=None,
+                 reference_number=None, retry_after=None, body=None, **kwargs):
+        super().__init__(
+            message or description or "KSeF returned an error (HTTP %s)." % http_status,
+            http_status=http_status, exception_code=exception_code,
+            description=description, details=list(details or []),
+            errors=list(errors or []), reference_number=reference_number,
+            retry_after=retry_after, body=body, **kwargs)
+
+
+class KSeFBadRequest(KSeFAPIError):
+    """HTTP 400: KSeF rejected the request's content."""
+
+
+class KSeFUnauthorized(KSeFAPIError):
+    """HTTP 401: the access token is missing, expired or revoked."""
+
+
+class KSeFForbidden(KSeFAPIError):
+    """HTTP 403: no permission (``reason_code`` says which kind)."""
+
+
+class KSeFNotFound(KSeFAPIError):
+    """HTTP 404."""
+
+
+class KSeFGone(KSeFAPIError):
+    """HTTP 410: the status of the operation is no longer kept."""
+
+
+class KSeFRateLimited(KSeFAPIError):
+    """HTTP 429: too many requests; ``retry_after`` says when to come back."""
+
+
+class KSeFServerError(KSeFAPIError):
+    """HTTP 5xx: KSeF failed; the request may be retried later."""
+
+
+class KSeFUnavailable(KSeFServerError):
+    """KSeF reports it is unavailable (maintenance or failure)."""
+
+
+# --- protocol outcomes --------------------------------------------------------
+
+class KSeFAuthError(KSeFError):
+    """Authentication ended with a failure status (``status_code``)."""
+
+
+class KSeFInvoiceRejected(KSeFError):
+    """KSeF processed the invoice and rejected it (``status_code``, ``details``)."""
+
+
+class KSeFDuplicateInvoice(KSeFInvoiceRejected):
+    """KSeF already holds this invoice (``original_ksef_number``)."""
