@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The project's test command (README): the KSeF core's pytest suite against the
+# embedded emulator, then the addon's suite in real Odoo 19 when /opt/odoo is there.
+set -euo pipefail
+source "$(dirname "$0")/_venv.sh"
+cd "$ROOT"
+echo "== KSeF core: pytest (against the emulator over real HTTP) =="
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+echo
+bash "$ROOT/scripts/odoo_tests.sh"
