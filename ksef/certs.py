@@ -578,7 +578,8 @@ def make_test_certificate(nip=None, cert_type=AUTHENTICATION, key_type="rsa", va
                  x509.NameAttribute(NameOID.COMMON_NAME, common_name or "%s %s" % (given_name, surname)),
                  country]
     elif nip:
-        attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization_name or "Test %s sp. z o.o." % nip),
+        org = organization_name or "Test %s sp. z o.o." % nip
+        attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
                  x509.NameAttribute(OID_ORGANIZATION_IDENTIFIER, "VATPL-%s" % nip),
                  x509.NameAttribute(NameOID.COMMON_NAME, common_name or "KSeF test %s" % nip),
                  country]
