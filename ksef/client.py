@@ -1,0 +1,478 @@
+"""KSeF 2.0 API client: authentication, online sessions, UPO, tokens, certificates.
+
+    client = KSeFClient("TEST")                       # or DEMO, PROD, an Environment, a base URL
+    client.authenticate_with_token(nip, ksef_token)
+    session = client.open_online_session()
+    sent = session.send_invoice(xml_bytes)
+    status = session.wait_for_invoice(sent.reference_number).raise_for_rejection()
+    upo = client.get_invoice_upo(session.reference_number, sent.reference_number)
+    session.close()
+
+Every failure is a typed exception of ``ksef.errors`` whose message says what to do.
+"""
+import logging
+import time
+
+from . import auth, crypto, environments, errors, xmlsafe
+from .models import (
+    AuthTokens,
+    CertificateInfo,
+    EnrollmentStatus,
+    InvoiceStatus,
+    KSeFCertificate,
+    KSeFTokenInfo,
+    SessionStatus,
+    format_datetime,
+    utcnow,
+)
+from .nip import check_nip
+from .public_keys import PublicKeyStore
+from .sessions import OnlineSession, pick_best
+from .transport import Transport
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_TOKEN_PERMISSIONS = ("InvoiceWrite", "InvoiceRead")
+
+
+def resolve_environment(environment):
+    """'TEST'/'DEMO'/'PROD' (any case), an Environment, or a base URL (http[s]://...)."""
+    if isinstance(environment, environments.Environment):
+        return environment
+    text = str(environment or "").strip()
+    if text.lower().startswith(("http://", "https://")):
+        for env in environments.ENVIRONMENTS.values():
+            if env.api_url == text.rstrip("/"):
+                return env
+        return environments.custom(text)
+    try:
+        return environments.get(text)
+    except ValueError as exc:
+        raise errors.KSeFConfigError(
+            "Unknown KSeF environment %r: choose TEST, DEMO or PROD (or give the API base URL)."
+            % (environment,)) from exc
+
+
+class KSeFClient:
+    """One KSeF API connection for one company context (NIP)."""
+
+    def __init__(self, environment, timeout=(5, 30), session=None, max_retries=3,
+                 max_retry_after=10.0, refresh_margin=60, auth_timeout=60.0):
+        self.environment = resolve_environment(environment)
+        self.transport = Transport(self.environment.api_url, timeout=timeout, session=session,
+                                   max_retries=max_retries, max_retry_after=max_retry_after)
+        self.key_store = PublicKeyStore(self.transport)
+        self.tokens = None
+        self.nip = None
+        self.refresh_margin = refresh_margin
+        self.auth_timeout = auth_timeout
+        self.sleep = time.sleep
+        self._relogin = None     # re-authenticates with the credentials kept in memory only
+
+    @property
+    def session(self):
+        """The underlying requests.Session (tests install response hooks on it)."""
+        return self.transport.session
+
+    def __repr__(self):
+        return "KSeFClient(%s, nip=%s)" % (self.environment.api_url, self.nip)
+
+    # --- authentication ------------------------------------------------------------------
+    def authenticate_with_token(self, nip, ksef_token, context_type="Nip"):
+        """Log in with a KSeF token in the context of ``nip`` -> AuthTokens."""
+        nip = check_nip(nip, "The company NIP (KSeF context)")
+        ksef_token = (ksef_token or "").strip()
+        if not ksef_token:
+            raise errors.KSeFConfigError(
+                "The KSeF token is missing. Generate a token in the KSeF taxpayer application "
+                "(permissions InvoiceWrite and InvoiceRead) and enter it.")
+        reference, auth_token = auth.init_token_auth(self.transport, self.key_store, nip, ksef_token,
+                                                     context_type)
+        self._finish_login(nip, reference, auth_token)
+        self._relogin = lambda: self.authenticate_with_token(nip, ksef_token, context_type)
+        return self.tokens
+
+    def authenticate_with_certificate(self, nip, cert_bytes=None, key_bytes=None, key_password=None,
+                                      credentials=None, subject_identifier_type="certificateSubject",
+                                      context_type="Nip"):
+        """Log in with XAdES, signing with a KSeF Authentication certificate -> AuthTokens.
+
+        Give ``cert_bytes`` (.crt/.cer/.pem, PEM or DER), ``key_bytes`` (private key, possibly
+        encrypted) and ``key_password``, or already loaded ``credentials`` (certs.Credentials).
+        """
+        nip = check_nip(nip, "The company NIP (KSeF context)")
+        if credentials is None:
+            from . import certs
+            credentials = certs.load_credentials(cert_bytes, key_bytes, key_password,
+                                                 expected_type="Authentication")
+        reference, auth_token = auth.init_xades_auth(self.transport, nip, credentials, context_type,
+                                                     subject_identifier_type)
+        self._finish_login(nip, reference, auth_token)
+        self._relogin = lambda: self.authenticate_with_certificate(
+            nip, credentials=credentials, subject_identifier_type=subject_identifier_type,
+            context_type=context_type)
+        return self.tokens
+
+    def _finish_login(self, nip, reference, auth_token):
+        auth.wait_for_auth(self.transport, reference, auth_token, nip, timeout=self.auth_timeout,
+                           sleep=self.sleep)
+        self.tokens = auth.redeem_tokens(self.transport, auth_token, reference, nip)
+        self.nip = nip
+
+    def use_tokens(self, tokens, nip=None):
+        """Resume with AuthTokens (or their to_dict()) kept by the caller."""
+        if isinstance(tokens, dict):
+            tokens = AuthTokens.from_dict(tokens)
+        self.tokens = tokens
+        self.nip = nip or tokens.context_nip or self.nip
+        return tokens
+
+    @property
+    def is_authenticated(self):
+        return self.tokens is not None and not self.tokens.refresh_expires_within(5)
+
+    def refresh_if_needed(self, margin=None):
+        """Refresh the access token when it expires within ``margin`` seconds (default 60)."""
+        if self.tokens is None:
+            raise errors.KSeFConfigError(
+                "Not connected to KSeF: authenticate (KSeF token or certificate) first.")
+        margin = self.refresh_margin if margin is None else margin
+        if self.tokens.access_expires_within(margin):
+            self.refresh()
+        return self.tokens
+
+    def refresh(self):
+        """Get a new access token with the refresh token (or log in again when it is no longer valid
+        and the credentials are known in this process)."""
+        if self.tokens is None:
+            raise errors.KSeFConfigError(
+                "Not connected to KSeF: authenticate (KSeF token or certificate) first.")
+        if not self.tokens.refresh_expires_within(5):
+            try:
+                token, valid_until = auth.refresh_access_token(self.transport, self.tokens.refresh_token)
+            except (errors.KSeFUnauthorized, errors.KSeFBadRequest) as exc:
+                if self._relogin is None or isinstance(exc, errors.KSeFBadRequest) and \
+                        exc.exception_code != 21301:
+                    raise
+                _logger.info("KSeF refresh refused (%s); logging in again", exc.http_status)
+            else:
+                self.tokens.access_token = token
+                self.tokens.access_valid_until = valid_until
+                return self.tokens
+        if self._relogin is None:
+            raise errors.KSeFUnauthorized(
+                "The KSeF login has expired (refresh token no longer valid). Connect to KSeF again.",
+                http_status=401)
+        self._relogin()
+        return self.tokens
+
+    def logout(self):
+        """End the authentication session (DELETE /auth/sessions/current) and forget the tokens."""
+        if self.tokens is None:
+            return
+        try:
+            self.transport.request("DELETE", "/auth/sessions/current", token=self.tokens.access_token,
+                                   operation="end KSeF authentication session")
+        except errors.KSeFUnauthorized:
+            pass    # already expired/revoked: nothing left to end
+        finally:
+            self.tokens = None
+            self._relogin = None
+
+    # --- authenticated calls ---------------------------------------------------------------
+    def call(self, method, path, **kwargs):
+        """An authenticated request: refreshes the access token when near expiry, and once after a 401."""
+        self.refresh_if_needed()
+        try:
+            return self.transport.request(method, path, token=self.tokens.access_token, **kwargs)
+        except errors.KSeFUnauthorized:
+            # a 401 means the request was refused before processing: repeating it once is safe
+            self.refresh()
+            return self.transport.request(method, path, token=self.tokens.access_token, **kwargs)
+
+    def _paged(self, path, items_key, path_params=None, params=None, operation=None):
+        token = None
+        while True:
+            headers = {"x-continuation-token": token} if token else None
+            data = self.call("GET", path, path_params=path_params, params=params, headers=headers,
+                             operation=operation).json()
+            yield from data.get(items_key) or []
+            token = data.get("continuationToken")
+            if not token:
+                return
+
+    # --- KSeF tokens -------------------------------------------------------------------------
+    def generate_ksef_token(self, permissions=DEFAULT_TOKEN_PERMISSIONS,
+                            description="Odoo l10n_pl_ksef"):
+        """POST /tokens -> (reference_number, token). The token is shown only once: store it."""
+        data = self.call("POST", "/tokens", json={"permissions": list(permissions),
+                                                  "description": description},
+                         operation="generate KSeF token").json()
+        return data["referenceNumber"], data["token"]
+
+    def ksef_token_status(self, reference_number):
+        data = self.call("GET", "/tokens/{referenceNumber}",
+                         path_params={"referenceNumber": reference_number},
+                         operation="KSeF token status").json()
+        return KSeFTokenInfo.from_json(data)
+
+    def list_ksef_tokens(self, status=None, description=None, page_size=50):
+        params = {"pageSize": page_size}
+        if status:
+            params["status"] = [status] if isinstance(status, str) else list(status)
+        if description:
+            params["description"] = description
+        return [KSeFTokenInfo.from_json(item)
+                for item in self._paged("/tokens", "tokens", params=params, operation="list KSeF tokens")]
+
+    def revoke_ksef_token(self, reference_number):
+        self.call("DELETE", "/tokens/{referenceNumber}", path_params={"referenceNumber": reference_number},
+                  idempotent=True, operation="revoke KSeF token")
+
+    def wait_for_ksef_token(self, reference_number, timeout=60.0, poll_interval=0.5):
+        """Poll until the token is Active -> KSeFTokenInfo; raise KSeFError if it failed/timed out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.ksef_token_status(reference_number)
+            if info.is_active:
+                return info
+            if info.status in ("Failed", "Revoking", "Revoked"):
+                raise errors.KSeFError(
+                    "KSeF did not activate the new token (status %s%s). Generate a new token."
+                    % (info.status, ": " + "; ".join(info.status_details) if info.status_details else ""),
+                    status=info.status)
+            if time.monotonic() + poll_interval > deadline:
+                raise errors.KSeFTimeoutError(
+                    "The new KSeF token is still %s after %d seconds. Check its status later in the "
+                    "KSeF application." % (info.status, timeout), status=info.status)
+            self.sleep(poll_interval)
+
+    # --- online sessions ---------------------------------------------------------------------
+    def open_online_session(self, form_code=None):
+        """POST /sessions/online with a new AES-256 key -> OnlineSession."""
+        return OnlineSession.open(self, form_code)
+
+    def resume_online_session(self, data):
+        """OnlineSession from OnlineSession.to_dict() (e.g. in the next cron run)."""
+        return OnlineSession.from_dict(self, data)
+
+    def session_status(self, reference_number):
+        data = self.call("GET", "/sessions/{referenceNumber}",
+                         path_params={"referenceNumber": reference_number},
+                         operation="KSeF session status").json()
+        return SessionStatus.from_json(data, reference_number)
+
+    def invoice_status(self, session_reference_number, invoice_reference_number):
+        data = self.call("GET", "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
+                         path_params={"referenceNumber": session_reference_number,
+                                      "invoiceReferenceNumber": invoice_reference_number},
+                         operation="KSeF invoice status").json()
+        return InvoiceStatus.from_json(data, session_reference_number)
+
+    def wait_for_invoice(self, session_reference_number, invoice_reference_number, timeout=60.0,
+                         poll_interval=1.0):
+        """Poll until the invoice status is final or ``timeout``; returns the last InvoiceStatus
+        (check ``is_final``; call ``raise_for_rejection()`` to turn failures into exceptions)."""
+        deadline = time.monotonic() + timeout
+        interval = min(0.2, poll_interval)
+        while True:
+            status = self.invoice_status(session_reference_number, invoice_reference_number)
+            if status.is_final or time.monotonic() + interval > deadline:
+                return status
+            self.sleep(interval)
+            interval = min(poll_interval, interval * 2)
+
+    def session_invoices(self, session_reference_number, page_size=100, failed=False):
+        """All invoices of a session (paged by continuation token) -> [InvoiceStatus]."""
+        path = "/sessions/{referenceNumber}/invoices" + ("/failed" if failed else "")
+        return [InvoiceStatus.from_json(item, session_reference_number)
+                for item in self._paged(path, "invoices",
+                                        path_params={"referenceNumber": session_reference_number},
+                                        params={"pageSize": page_size},
+                                        operation="list KSeF session invoices")]
+
+    def find_invoice(self, invoice_hash, session_refs, page_size=100):
+        """Does KSeF hold an invoice with this SHA-256 (Base64) in these sessions? -> InvoiceStatus|None.
+
+        Used to settle a send that timed out without sending twice. The best match is returned:
+        accepted (``ksef_number``) > duplicate 440 (``original_ksef_number``) > still processing >
+        rejected. ``status.held_ksef_number`` is the KSeF number KSeF holds it under, if any.
+        """
+        if isinstance(session_refs, str):
+            session_refs = [session_refs]
+        matches = []
+        for reference in session_refs or ():
+            try:
+                invoices = self.session_invoices(reference, page_size=page_size)
+            except errors.KSeFBadRequest as exc:
+                if exc.exception_code == 21173:      # unknown session: nothing sent there
+                    continue
+                raise
+            for listed in invoices:
+                if listed.invoice_hash == invoice_hash:
+                    if listed.reference_number and not listed.is_final:   # get the freshest status
+                        listed = self.invoice_status(reference, listed.reference_number)  # noqa: PLW2901
+                    matches.append(listed)
+            if any(s.is_success for s in matches):
+                break
+        return pick_best(matches)
+
+    # --- UPO ---------------------------------------------------------------------------------
+    def _checked_upo(self, response, what):
+        content = response.content
+        expected = response.headers.get("x-ms-meta-hash")
+        if expected and crypto.sha256_b64(content) != expected.strip():
+            raise errors.KSeFTransportError(
+                "The %s downloaded from KSeF is damaged (hash mismatch). Download it again." % what,
+                what=what)
+        xmlsafe.parse(content, what=what)
+        return content
+
+    def get_invoice_upo(self, session_ref, invoice_ref=None, ksef_number=None):
+        """The UPO (official receipt, XML bytes) of one invoice, by invoice reference or KSeF number."""
+        session_reference_number, invoice_reference_number = session_ref, invoice_ref
+        if invoice_reference_number:
+            path = "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo"
+            params = {"referenceNumber": session_reference_number,
+                      "invoiceReferenceNumber": invoice_reference_number}
+        elif ksef_number:
+            path = "/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo"
+            params = {"referenceNumber": session_reference_number, "ksefNumber": ksef_number}
+        else:
+            raise errors.KSeFConfigError("Give the invoice reference number or the KSeF number of the "
+                                         "invoice whose UPO is wanted.")
+        response = self.call("GET", path, path_params=params, accept="application/xml",
+                             operation="download invoice UPO")
+        return self._checked_upo(response, "invoice UPO")
+
+    def get_session_upo(self, session_reference_number, upo_reference_number):
+        """One page of the session UPO (XML bytes)."""
+        response = self.call("GET", "/sessions/{referenceNumber}/upo/{upoReferenceNumber}",
+                             path_params={"referenceNumber": session_reference_number,
+                                          "upoReferenceNumber": upo_reference_number},
+                             accept="application/xml", operation="download session UPO")
+        return self._checked_upo(response, "session UPO")
+
+    def get_session_upos(self, session_reference_number):
+        """All pages of the session UPO (after close, when the session status is 200) -> [bytes]."""
+        status = self.session_status(session_reference_number)
+        return [self.get_session_upo(session_reference_number, page.reference_number)
+                for page in status.upo_pages]
+
+    # --- certificates ---------------------------------------------------------------------------
+    def get_certificate_limits(self):
+        return self.call("GET", "/certificates/limits", operation="KSeF certificate limits").json()
+
+    def get_enrollment_data(self):
+        return self.call("GET", "/certificates/enrollments/data",
+                         operation="KSeF certificate enrollment data").json()
+
+    def enroll_certificate(self, name, cert_type, csr_der_b64, valid_from=None):
+        """POST /certificates/enrollments -> reference number of the request."""
+        if isinstance(csr_der_b64, bytes):
+            csr_der_b64 = csr_der_b64.decode("ascii")
+        body = {"certificateName": name, "certificateType": cert_type, "csr": csr_der_b64}
+        if valid_from is not None:
+            body["validFrom"] = format_datetime(valid_from)
+        return self.call("POST", "/certificates/enrollments", json=body,
+                         operation="KSeF certificate enrollment").json()["referenceNumber"]
+
+    def enrollment_status(self, reference_number):
+        data = self.call("GET", "/certificates/enrollments/{referenceNumber}",
+                         path_params={"referenceNumber": reference_number},
+                         operation="KSeF certificate enrollment status").json()
+        return EnrollmentStatus.from_json(data)
+
+    def wait_for_enrollment(self, reference_number, timeout=120.0, poll_interval=1.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.enrollment_status(reference_number)
+            if status.is_success:
+                return status
+            if status.is_final:
+                raise errors.CertificateError(
+                    "KSeF refused the certificate request (status %s: %s%s). Check the certificate "
+                    "limits and the request data, then try again." % (
+                        status.code, status.description,
+                        " - " + "; ".join(status.details) if status.details else ""),
+                    status_code=status.code, details=status.details)
+            if time.monotonic() + poll_interval > deadline:
+                raise errors.KSeFTimeoutError(
+                    "KSeF has not issued the certificate within %d seconds. Check the request %s "
+                    "later." % (timeout, reference_number), reference_number=reference_number)
+            self.sleep(poll_interval)
+
+    def retrieve_certificates(self, serial_numbers):
+        """POST /certificates/retrieve -> [KSeFCertificate] (DER)."""
+        data = self.call("POST", "/certificates/retrieve",
+                         json={"certificateSerialNumbers": list(serial_numbers)}, idempotent=True,
+                         operation="retrieve KSeF certificates").json()
+        return [KSeFCertificate(item["certificateSerialNumber"], item.get("certificateName"),
+                                item.get("certificateType"), crypto.b64decode(item["certificate"]))
+                for item in data.get("certificates") or []]
+
+    def query_certificates(self, status=None, cert_type=None, name=None, serial_number=None,
+                           expires_after=None, page_size=50):
+        """POST /certificates/query (all pages) -> [CertificateInfo]."""
+        body = {}
+        if status:
+            body["status"] = status
+        if cert_type:
+            body["type"] = cert_type
+        if name:
+            body["name"] = name
+        if serial_number:
+            body["certificateSerialNumber"] = serial_number
+        if expires_after is not None:
+            body["expiresAfter"] = format_datetime(expires_after)
+        result = []
+        offset = 0
+        while True:
+            data = self.call("POST", "/certificates/query", json=body, idempotent=True,
+                             params={"pageSize": page_size, "pageOffset": offset},
+                             operation="query KSeF certificates").json()
+            result.extend(CertificateInfo.from_json(item) for item in data.get("certificates") or [])
+            if not data.get("hasMore"):
+                return result
+            offset += 1
+
+    def revoke_certificate(self, serial_number, reason="Unspecified"):
+        self.call("POST", "/certificates/{certificateSerialNumber}/revoke",
+                  path_params={"certificateSerialNumber": serial_number},
+                  json={"revocationReason": reason}, idempotent=True,
+                  operation="revoke KSeF certificate")
+
+    def enroll_offline_certificate(self, name, key_type="ec", timeout=120.0, valid_from=None,
+                                   cert_type="Offline"):
+        """Generate a key + CSR, enroll, wait, retrieve -> (certificate_der, private_key).
+
+        Needs a login with a signature/certificate (KSeF refuses enrollment for token logins).
+        The private key never leaves this process; store it encrypted.
+        """
+        from . import certs
+        data = self.get_enrollment_data()
+        private_key = certs.new_private_key(key_type)
+        csr_der = certs.make_csr(data, private_key)
+        reference = self.enroll_certificate(name, cert_type, crypto.b64encode(csr_der), valid_from)
+        status = self.wait_for_enrollment(reference, timeout=timeout)
+        found = self.retrieve_certificates([status.certificate_serial_number])
+        if not found:
+            raise errors.KSeFServerError(
+                "KSeF issued certificate %s but did not return it. Retrieve it later by its serial "
+                "number." % status.certificate_serial_number,
+                serial_number=status.certificate_serial_number)
+        return found[0].certificate_der, private_key
+
+    # --- misc ------------------------------------------------------------------------------------
+    def close(self):
+        self.transport.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+__all__ = ["KSeFClient", "OnlineSession", "AuthTokens", "InvoiceStatus", "SessionStatus",
+           "resolve_environment", "utcnow"]

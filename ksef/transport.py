@@ -1,0 +1,320 @@
+"""HTTP transport of the KSeF client: one requests.Session, timeouts, typed errors, safe retries.
+
+Retry policy:
+- only *idempotent* requests are retried (GET, and operations the caller marks
+  ``idempotent=True``), on connection failures, timeouts, 5xx and 429;
+- a ``Retry-After`` is honoured up to ``max_retry_after`` seconds; a longer one
+  raises KSeFRateLimited at once so a cron can reschedule instead of sleeping;
+- a non-idempotent request (an invoice send, opening a session...) is never
+  repeated: a timeout, or a connection error after the request may have been
+  sent, raises KSeFTimeoutError (outcome unknown) so the caller can check
+  before acting again; a connection error before anything was sent raises
+  KSeFTransportError.
+"""
+import json as jsonlib
+import logging
+import random
+import socket
+import time
+from urllib.parse import quote
+
+import requests
+
+from . import errors
+
+_logger = logging.getLogger(__name__)
+
+USER_AGENT = "l10n_pl_ksef (Odoo) KSeF 2.0 client"
+RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
+
+_KNOWN_CODE_HINTS = {
+    21111: "The authentication challenge is invalid or expired; connect to KSeF again.",
+    21155: "The session reached its invoice limit; the next invoice will be sent in a new session.",
+    21173: "The KSeF session does not exist; open a new session.",
+    21180: "The KSeF session no longer accepts this operation (closed or expired); open a new session.",
+    21301: "KSeF refused the authorisation (tokens already redeemed, or the KSeF token was revoked); "
+           "connect to KSeF again, with a new token if it was revoked.",
+    21304: "The authentication operation is unknown to KSeF; connect again.",
+    21402: "The invoice size sent does not match its content; this is a program error, report it.",
+    21403: "The invoice hash sent does not match its content; this is a program error, report it.",
+    21418: "The paging token is invalid; start the listing again.",
+    21470: "The ministry's public key used is unknown or withdrawn; the keys will be downloaded again.",
+    26001: "A KSeF token cannot be given permissions its creator does not have; log in with a "
+           "certificate/signature of the company owner to create it.",
+    26002: "A KSeF token cannot be created in this context; log in with a certificate/signature.",
+}
+
+_FORBIDDEN_HINTS = {
+    "missing-permissions": "The KSeF user has no permission for this operation in this company's "
+                           "context: grant it in the KSeF taxpayer application (e.g. InvoiceWrite, "
+                           "InvoiceRead) and try again.",
+    "ip-not-allowed": "KSeF does not accept requests from this server's IP address (authorisation "
+                      "policy); allow the IP or connect again without an IP restriction.",
+    "insufficient-resource-access": "This KSeF session/resource belongs to another authentication; "
+                                    "open a new session.",
+    "auth-method-not-allowed": "This operation is not allowed for the way you logged in (e.g. a KSeF "
+                               "token); log in with a KSeF certificate or a qualified signature.",
+    "security-service-blocked": "KSeF's security service blocked the request; contact the KSeF "
+                                "helpdesk.",
+    "context-type-not-allowed": "This operation is not allowed in this kind of context.",
+}
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def parse_retry_after(value):
+    """Retry-After header -> seconds (float) or None (only delay-seconds is used by KSeF)."""
+    if value in (None, ""):
+        return None
+    try:
+        return max(0.0, float(str(value).strip()))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, moment.timestamp() - time.time())
+
+
+def error_from_response(response, operation=""):
+    """Build the typed KSeFAPIError for an HTTP error response (not raised here)."""
+    status = response.status_code
+    body = None
+    text = ""
+    try:
+        text = response.text or ""
+        body = jsonlib.loads(text) if text.strip() else None
+    except ValueError:
+        body = None
+    errors_list = []          # (code, description, details)
+    description = None
+    reference_number = None
+    reason_code = None
+    if isinstance(body, dict):
+        if isinstance(body.get("exception"), dict):                       # ExceptionResponse
+            exc = body["exception"]
+            reference_number = exc.get("referenceNumber")
+            for item in exc.get("exceptionDetailList") or []:
+                errors_list.append((item.get("exceptionCode"), item.get("exceptionDescription") or "",
+                                    _as_list(item.get("details"))))
+        if isinstance(body.get("errors"), list):                          # problem+json 400
+            for item in body["errors"]:
+                if isinstance(item, dict):
+                    errors_list.append((item.get("code"), item.get("description") or "",
+                                        _as_list(item.get("details"))))
+        if isinstance(body.get("status"), dict):                          # legacy 429
+            legacy = body["status"]
+            description = legacy.get("description")
+            if legacy.get("details"):
+                errors_list.append((legacy.get("code"), description or "", _as_list(legacy["details"])))
+        if body.get("detail") or body.get("title"):
+            description = body.get("detail") or body.get("title")
+        reason_code = body.get("reasonCode")
+        reference_number = reference_number or body.get("referenceNumber")
+    exception_code = errors_list[0][0] if errors_list else None
+    details = errors_list[0][2] if errors_list else []
+    if errors_list and errors_list[0][1]:
+        description = errors_list[0][1] if not description or status == 400 else description
+    if not description:
+        description = (text.strip()[:300] if text and body is None else "") or response.reason or ""
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+
+    what = " (%s)" % operation if operation else ""
+    summary = "; ".join(
+        "%s%s%s" % ("[%s] " % code if code is not None else "", desc,
+                    " - %s" % ", ".join(det) if det else "")
+        for code, desc, det in errors_list) or description
+    if status == 400:
+        cls = errors.KSeFBadRequest
+        hint = _KNOWN_CODE_HINTS.get(exception_code, "Correct the data and try again.")
+        message = "KSeF rejected the request%s: %s. %s" % (what, summary, hint)
+    elif status == 401:
+        cls = errors.KSeFUnauthorized
+        message = ("KSeF refused the access token%s (missing, expired or revoked): %s. Connect to "
+                   "KSeF again." % (what, description))
+    elif status == 403:
+        cls = errors.KSeFForbidden
+        message = "KSeF denied access%s: %s. %s" % (what, description, _FORBIDDEN_HINTS.get(
+            reason_code, "Check the KSeF permissions of the user in this company's context."))
+    elif status == 404:
+        cls = errors.KSeFNotFound
+        message = "KSeF does not know this resource%s (HTTP 404): %s. Check the reference." % (
+            what, description)
+    elif status == 410:
+        cls = errors.KSeFGone
+        message = ("KSeF no longer keeps the status of this operation%s: %s. Start the operation "
+                   "again." % (what, description))
+    elif status == 429:
+        cls = errors.KSeFRateLimited
+        wait = int(round(retry_after)) if retry_after is not None else 60
+        message = ("KSeF's request limit was reached%s; it will be retried after %d seconds "
+                   "(nothing was processed)." % (what, wait))
+    elif status == 503:
+        cls = errors.KSeFUnavailable
+        message = ("KSeF is unavailable%s (maintenance or failure): %s. Try again later; if it lasts, "
+                   "check the KSeF status announcements and use the offline mode." % (what, description))
+    elif status >= 500:
+        cls = errors.KSeFServerError
+        message = ("KSeF failed on its side%s (HTTP %s): %s. Try again later; nothing needs to be "
+                   "changed locally." % (what, status, description))
+    else:
+        cls = errors.KSeFAPIError
+        message = "KSeF answered HTTP %s%s: %s." % (status, what, description)
+    return cls(message, http_status=status, exception_code=exception_code, description=description,
+               details=details, errors=errors_list, reference_number=reference_number,
+               retry_after=retry_after, body=body if body is not None else text, reason_code=reason_code)
+
+
+def _iter_causes(exc):
+    seen = set()
+    stack = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        stack.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
+        stack.extend(arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException))
+
+
+def connection_failed_before_sending(exc):
+    """True when a requests.ConnectionError happened before the request was sent
+    (DNS failure, connection refused, connect timeout)."""
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    for cause in _iter_causes(exc):
+        if isinstance(cause, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError,
+                              socket.gaierror)):
+            return True
+    return False
+
+
+class Transport:
+    """Sends requests to one KSeF API base URL and turns failures into typed exceptions."""
+
+    def __init__(self, base_url, timeout=(5, 30), session=None, max_retries=3,
+                 max_retry_after=10.0, backoff=0.5, max_backoff=8.0, user_agent=USER_AGENT):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.max_retries = max(0, int(max_retries))
+        self.max_retry_after = max_retry_after
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.user_agent = user_agent
+        self.sleep = time.sleep          # replaceable in tests/benchmarks
+
+    def url_for(self, path, path_params=None):
+        if path_params:
+            path = path.format(**{k: quote(str(v), safe="") for k, v in path_params.items()})
+        return self.base_url + path
+
+    def _backoff_delay(self, attempt):
+        delay = min(self.max_backoff, self.backoff * (2 ** attempt))
+        return delay * (0.75 + random.random() * 0.5)
+
+    def request(self, method, path, *, path_params=None, params=None, json=None, data=None,
+                content_type=None, headers=None, token=None, idempotent=None, accept=None,
+                timeout=None, operation=None):
+        """Send one request (retried only when idempotent) and return the requests.Response.
+
+        ``path`` is the OpenAPI template (e.g. "/sessions/{referenceNumber}"), filled from
+        ``path_params``. ``token`` is the bearer JWT. Non-2xx answers raise KSeFAPIError
+        subclasses; network failures KSeFTransportError / KSeFTimeoutError.
+        """
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD")
+        operation = operation or "%s %s" % (method, path)
+        url = self.url_for(path, path_params)
+        send_headers = {
+            "User-Agent": self.user_agent,
+            "X-Error-Format": "problem-details",
+            "Accept": accept or "application/json",
+        }
+        if token:
+            send_headers["Authorization"] = "Bearer %s" % token
+        if content_type:
+            send_headers["Content-Type"] = content_type
+        if headers:
+            send_headers.update(headers)
+        body = None
+        if json is not None:
+            body = jsonlib.dumps(json, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            send_headers.setdefault("Content-Type", "application/json")
+        elif data is not None:
+            body = data
+        attempts = (self.max_retries + 1) if idempotent else 1
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(method, url, params=params, data=body,
+                                                headers=send_headers, timeout=timeout or self.timeout,
+                                                allow_redirects=False)
+            except requests.ConnectionError as exc:
+                before = connection_failed_before_sending(exc)
+                if attempt + 1 < attempts and (idempotent or before):
+                    self._wait(attempt, None, operation, "connection error")
+                    attempt += 1
+                    continue
+                if before:
+                    raise errors.KSeFTransportError(
+                        "KSeF could not be reached (%s): %s. Check the network/internet connection "
+                        "and the KSeF address, then try again; nothing was sent."
+                        % (operation, type(exc).__name__), operation=operation, sent=False) from exc
+                raise errors.KSeFTimeoutError(
+                    "The connection to KSeF broke after the request was sent (%s). The operation may "
+                    "or may not have been carried out; it will be checked before any retry."
+                    % operation, operation=operation, sent=True) from exc
+            except requests.Timeout as exc:
+                if attempt + 1 < attempts:
+                    self._wait(attempt, None, operation, "timeout")
+                    attempt += 1
+                    continue
+                raise errors.KSeFTimeoutError(
+                    "KSeF did not answer in time (%s). The operation may or may not have been "
+                    "carried out; it will be checked before any retry." % operation,
+                    operation=operation, sent=True) from exc
+            except requests.RequestException as exc:
+                raise errors.KSeFTransportError(
+                    "The request to KSeF failed (%s): %s. Check the network and the KSeF address."
+                    % (operation, type(exc).__name__), operation=operation) from exc
+            warning = response.headers.get("X-System-Warning")
+            if warning:
+                _logger.warning("KSeF system warning on %s: %s", operation, warning[:1000])
+            if response.status_code < 400:
+                return response
+            error = error_from_response(response, operation)
+            retryable = idempotent and response.status_code in RETRYABLE_STATUSES
+            if retryable and attempt + 1 < attempts:
+                if (error.retry_after is not None and self.max_retry_after is not None
+                        and error.retry_after > self.max_retry_after):
+                    raise error      # do not sleep for minutes: the caller reschedules
+                self._wait(attempt, error.retry_after, operation, "HTTP %s" % response.status_code)
+                attempt += 1
+                continue
+            raise error
+
+    def _wait(self, attempt, retry_after, operation, why):
+        delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
+        if self.max_retry_after is not None:
+            delay = min(delay, self.max_retry_after)
+        _logger.info("KSeF %s on %s; retrying in %.1f s", why, operation, delay)
+        if delay > 0:
+            self.sleep(delay)
+
+    def get_json(self, path, **kwargs):
+        response = self.request("GET", path, **kwargs)
+        return response.json() if response.content else None
+
+    def close(self):
+        self.session.close()
