@@ -1,0 +1,64 @@
+"""Helpers shared by the KSeF client tests (test_client_*.py)."""
+import os
+import re
+import time
+import uuid
+
+from lxml import etree
+
+from ksef.client import KSeFClient
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED = os.path.normpath(os.path.join(REPO, "..", "shared", "ksef"))
+FA_SCHEMA_DIR = os.path.join(SHARED, "schemas", "FA")
+UPO_XSD = os.path.join(SHARED, "schemas", "UPO", "upo-v4-3.xsd")
+SAMPLE_1 = os.path.join(SHARED, "samples", "fa3", "FA_3_Przykład_1.xml")
+#: the seller NIP of the official sample invoices
+SELLER_NIP = "9999999999"
+
+
+def sample_invoice(invoice_number=None, path=SAMPLE_1):
+    """An official FA(3) sample with a fresh invoice number (P_2), so it is never a duplicate."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    number = invoice_number or "FV/TEST/%s" % uuid.uuid4().hex[:12].upper()
+    return re.sub(rb"<P_2>[^<]*</P_2>", b"<P_2>" + number.encode() + b"</P_2>", data, count=1)
+
+
+def invalid_invoice():
+    """Well-formed XML that breaks the FA(3) schema (an unknown element inside Fa)."""
+    return sample_invoice().replace(b"<P_2>", b"<NotInSchema>1</NotInSchema><P_2>", 1)
+
+
+def make_client(url, openapi_check=None, **kwargs):
+    """A client on the emulator; every response (and its request) goes through openapi_check."""
+    kwargs.setdefault("timeout", (2, 5))
+    client = KSeFClient(url, **kwargs)
+    client.slept = []
+
+    def short_sleep(seconds):        # polls and Retry-After waits are recorded, not really waited
+        client.slept.append(seconds)
+        time.sleep(min(seconds, 0.02))
+    client.sleep = client.transport.sleep = short_sleep
+    if openapi_check is not None:
+        def hook(response, *args, **kw):
+            openapi_check(response)
+            return response
+        client.session.hooks["response"].append(hook)
+    return client
+
+
+_UPO_SCHEMA = []
+
+
+def upo_schema():
+    if not _UPO_SCHEMA:
+        _UPO_SCHEMA.append(etree.XMLSchema(etree.parse(UPO_XSD)))
+    return _UPO_SCHEMA[0]
+
+
+def assert_valid_upo(upo_bytes):
+    schema = upo_schema()
+    doc = etree.fromstring(upo_bytes)
+    assert schema.validate(doc), schema.error_log
+    return doc
