@@ -550,11 +550,13 @@ def _random_serial():
 def make_test_certificate(nip=None, cert_type=AUTHENTICATION, key_type="rsa", valid_from=None,
                           valid_to=None, common_name=None, pesel=None, key_password=None,
                           serial=None, organization_name=None, given_name="Jan",
-                          surname="Kowalski") -> TestCertificate:
+                          surname="Kowalski", person=False) -> TestCertificate:
     """Self-signed certificate shaped like the ministry's test certificates.
 
     * ``pesel`` given: a personal certificate (givenName, surname,
       serialNumber ``PNOPL-<pesel>``, commonName, C=PL);
+    * else ``nip`` given and ``person``: a personal certificate with serialNumber
+      ``TINPL-<nip>`` (as the ministry's SDKs build them);
     * else ``nip`` given: a company seal (organizationName,
       organizationIdentifier ``VATPL-<nip>``, commonName, C=PL);
     * neither: a personal certificate without identifier (fingerprint identity).
@@ -571,10 +573,11 @@ def make_test_certificate(nip=None, cert_type=AUTHENTICATION, key_type="rsa", va
     start = _utc(valid_from) or now - _dt.timedelta(days=1)
     end = _utc(valid_to) or now + _dt.timedelta(days=730)
     country = x509.NameAttribute(NameOID.COUNTRY_NAME, "PL")
-    if pesel:
+    if pesel or (nip and person):
+        identifier = "PNOPL-%s" % pesel if pesel else "TINPL-%s" % nip
         attrs = [x509.NameAttribute(NameOID.GIVEN_NAME, given_name),
                  x509.NameAttribute(NameOID.SURNAME, surname),
-                 x509.NameAttribute(NameOID.SERIAL_NUMBER, "PNOPL-%s" % pesel),
+                 x509.NameAttribute(NameOID.SERIAL_NUMBER, identifier),
                  x509.NameAttribute(NameOID.COMMON_NAME, common_name or "%s %s" % (given_name, surname)),
                  country]
     elif nip:
