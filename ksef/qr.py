@@ -15,6 +15,7 @@ Images are PNG (Pillow) or SVG, made with the ``qrcode`` library at error-correc
 (the ministry names no level; its SDKs use M), with the label under the code.
 """
 import datetime
+import functools
 import io
 import re
 from typing import NamedTuple
@@ -279,16 +280,21 @@ def verify_certificate_url(url, certificate) -> bool:
     """True when the KOD II ``url`` names ``certificate``'s serial and its signature verifies
     with the certificate's public key (RSA-PSS salt 32; ECDSA P1363 or DER).
 
-    Only the link is checked: not the certificate's type, validity or revocation.
+    ``certificate``: x509.Certificate, PEM/DER bytes, or a bare RSA/EC public key (then the
+    serial in the link is not compared). Only the link is checked: not the certificate's type,
+    validity or revocation.
     """
-    cert = certificate if hasattr(certificate, "public_key") else load_certificate(certificate)
+    if isinstance(certificate, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        cert, public_key = None, certificate
+    else:
+        cert = certificate if hasattr(certificate, "public_key") else load_certificate(certificate)
+        public_key = cert.public_key()
     try:
         link = parse_certificate_url(url)
     except ValueError:
         return False
-    if link.certificate_serial.lstrip("0") != serial_hex(cert).lstrip("0"):
+    if cert is not None and link.certificate_serial.lstrip("0") != serial_hex(cert).lstrip("0"):
         return False
-    public_key = cert.public_key()
     data = link.signed_data.encode("utf-8")
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
@@ -321,7 +327,9 @@ def _qrcode(url, box_size, border, error_correction, image_factory=None):
     return qr.make_image()
 
 
+@functools.lru_cache(maxsize=32)
 def _truetype(size):
+    """A TrueType font of ``size`` px (DejaVu Sans if present), or None when there is none."""
     from PIL import ImageFont
     for name in _FONT_FILES:
         try:

@@ -9,13 +9,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from ksef import certs, environments, qr, xmlsafe
+from ksef import certs, crypto, environments, qr, xmlsafe
 from ksef.crypto import b64url_decode, b64url_encode, sha256_b64
 from ksef.errors import (
+    CertificateError,
     CertificateExpiredError,
     CertificateKeyMismatchError,
     CertificateTypeError,
@@ -123,9 +124,11 @@ def test_kod2_official_example_string_and_signature(vectors):
     assert signed == case["string_to_sign_utf8"]
     assert "https://" + signed + "/" + case["signature_base64url"] == case["expected_url_TEST"]
 
-    cert = certs.load_certificate(base64.b64decode(case["signer_certificate_der_base64"]))
-    assert certs.serial_hex(cert) == inputs["certificateSerialNumber"]
-    assert qr.verify_certificate_url(case["expected_url_TEST"], cert)
+    der = base64.b64decode(case["signer_certificate_der_base64"])
+    # The signer is RSA 2048: its SubjectPublicKeyInfo is the standard 294-byte block.
+    spki_at = der.index(bytes.fromhex("30820122300d06092a864886f70d0101010500"))
+    public_key = serialization.load_der_public_key(der[spki_at:spki_at + 294], crypto.backend())
+    assert qr.verify_certificate_url(case["expected_url_TEST"], public_key)
 
     link = qr.parse_certificate_url(case["expected_url_TEST"])
     assert link.signed_data == case["string_to_sign_utf8"]
@@ -134,13 +137,25 @@ def test_kod2_official_example_string_and_signature(vectors):
 
     # any change to the signed part or the signature breaks it
     url = case["expected_url_TEST"]
-    assert not qr.verify_certificate_url(url.replace("/Nip/1111111111/", "/Nip/1111111112/"), cert)
-    assert not qr.verify_certificate_url(url.replace("UtQp9", "UtQp8"), cert)
-    assert not qr.verify_certificate_url(url[:-2] + ("AA" if url[-2:] != "AA" else "BB"), cert)
+    assert not qr.verify_certificate_url(url.replace("/Nip/1111111111/", "/Nip/1111111112/"), public_key)
+    assert not qr.verify_certificate_url(url.replace("UtQp9", "UtQp8"), public_key)
+    assert not qr.verify_certificate_url(url[:-2] + ("AA" if url[-2:] != "AA" else "BB"), public_key)
     # ... and another certificate does not verify it
     other = certs.make_test_certificate("1111111111", cert_type="Offline", key_type="rsa",
                                         serial=int(inputs["certificateSerialNumber"], 16))
     assert not qr.verify_certificate_url(url, other.certificate)
+
+    try:
+        cert = certs.load_certificate(der)
+    except CertificateError:
+        # cryptography >= 42 refuses this KSeF TEST certificate: its issuer signed it with
+        # ecdsa-with-SHA512 *with NULL parameters* (DER forbids them). 3.4.8 (Odoo 19's pin)
+        # reads it. Signature checked above with the bare public key.
+        pytest.skip("this cryptography version cannot parse the ministry's test certificate "
+                    "(ECDSA algorithm identifier with NULL parameters)")
+    assert certs.serial_hex(cert) == inputs["certificateSerialNumber"]
+    assert cert.public_key().public_numbers() == public_key.public_numbers()
+    assert qr.verify_certificate_url(case["expected_url_TEST"], cert)
 
 
 # --- KOD II: our own signatures ----------------------------------------------------------
@@ -253,7 +268,7 @@ KSEF_NUMBER = "5265877635-20250729-01004014E040-00"
 
 
 def _dark_pixels(image, box):
-    return sum(1 for value in image.crop(box).getdata() if value < 128)
+    return sum(image.convert("L").crop(box).histogram()[:128])
 
 
 def test_png_has_code_quiet_zone_and_label():
