@@ -1,0 +1,73 @@
+"""FA(3) structured invoices: data classes, XML builder, parser, XSD validation.
+
+Everything the rest of the project needs is importable from ``ksef.fa3``::
+
+    # data classes (ksef.fa3.model): all amounts Decimal, dates datetime.date
+    Invoice, Seller, Buyer, ThirdParty, Address, Contact, InvoiceLine, Totals,
+    Annotations, Correction, CorrectedInvoice, PartialAdvance, AdditionalInfo,
+    AdvanceInvoiceRef, Settlement, SettlementItem, Payment, PartialPayment,
+    PaymentTerm, BankAccount, TransactionTerms, DocumentRef, Order, OrderLine,
+    Footer, Registry, RawXml
+
+    build_invoice_xml(invoice, validate=True, schema=None, *, checks=True,
+                      strict=True, pretty=True) -> bytes
+        validate: True | "if-available" | False. Raises InvoiceValidationError
+        (.problems: readable Problem strings, .raw = XSD message), InvoiceTooLargeError,
+        SchemaUnavailableError (only with validate=True).
+    parse_invoice_xml(data: bytes, *, validate=False, schema=None) -> Invoice
+        hostile-XML safe (ksef.xmlsafe); raises XMLSecurityError / InvoiceValidationError.
+    compute_totals(invoice_or_lines, *, currency=None, exchange_rate=None) -> Totals
+    check_invoice(invoice, *, strict=True) -> list[Problem]   # business checks only
+    load_schema(schema_dir=None, cache_dir=None, *, download=True, fa_url=None,
+                bazowe_url=None) -> lxml.etree.XMLSchema     # compiled once per directory
+    validate_xml(data: bytes, schema=None) -> list[Problem]     # [] when XSD-valid
+
+Typical Odoo-side use: map ``account.move`` to ``Invoice`` (set ``totals`` from
+Odoo's own tax amounts, or call ``compute_totals``), then ``build_invoice_xml``;
+for vendor bills ``parse_invoice_xml`` and read ``Invoice.lines``/``totals``.
+See the docstrings of ``model``, ``builder``, ``parser``, ``schema`` and ``checks``.
+"""
+from .builder import build_invoice_tree, build_invoice_xml, serialize
+from .checks import check_invoice, compute_totals
+from .codes import NS, VAT_RATES
+from .model import (
+    AdditionalInfo,
+    Address,
+    AdvanceInvoiceRef,
+    Annotations,
+    BankAccount,
+    Buyer,
+    Contact,
+    CorrectedInvoice,
+    Correction,
+    DocumentRef,
+    Footer,
+    Invoice,
+    InvoiceLine,
+    Order,
+    OrderLine,
+    PartialAdvance,
+    PartialPayment,
+    Payment,
+    PaymentTerm,
+    RawXml,
+    Registry,
+    Seller,
+    Settlement,
+    SettlementItem,
+    ThirdParty,
+    Totals,
+    TransactionTerms,
+)
+from .parser import parse_invoice_xml
+from .schema import Problem, download_schema, load_schema, validate_tree, validate_xml
+
+__all__ = [
+    "NS", "VAT_RATES", "AdditionalInfo", "Address", "AdvanceInvoiceRef", "Annotations",
+    "BankAccount", "Buyer", "Contact", "CorrectedInvoice", "Correction", "DocumentRef", "Footer",
+    "Invoice", "InvoiceLine", "Order", "OrderLine", "PartialAdvance", "PartialPayment", "Payment",
+    "PaymentTerm", "Problem", "RawXml", "Registry", "Seller", "Settlement", "SettlementItem",
+    "ThirdParty", "Totals", "TransactionTerms", "build_invoice_tree", "build_invoice_xml",
+    "check_invoice", "compute_totals", "download_schema", "load_schema", "parse_invoice_xml",
+    "serialize", "validate_tree", "validate_xml",
+]

@@ -1,0 +1,371 @@
+"""The official FA(3) XSD: where it comes from, compiling it once, readable errors.
+
+The schema files are the ministry's, not ours to ship. They are found, in order:
+
+1. ``schema_dir`` passed by the caller, laid out like ``shared/ksef/schemas/FA``:
+   ``schemat_FA(3)_v1-0E.xsd`` (any single ``*.xsd`` that declares the FA(3)
+   namespace is accepted) plus ``bazowe/StrukturyDanych_v10-0E.xsd``,
+   ``bazowe/ElementarneTypyDanych_v10-0E.xsd``, ``bazowe/KodyKrajow_v10-0E.xsd``;
+2. the environment variable ``KSEF_SCHEMA_DIR`` (same layout);
+3. ``cache_dir`` (default: env ``KSEF_SCHEMA_CACHE`` or ``~/.cache/l10n_pl_ksef/fa3``)
+   if a previous download put the files there;
+4. a download, ONCE, from the official addresses (``FA3_XSD_URL`` and
+   ``BAZOWE_BASE_URL`` + file name; both overridable with arguments of
+   ``download_schema``/``load_schema`` or env ``KSEF_SCHEMA_URL`` /
+   ``KSEF_SCHEMA_BAZOWE_URL``) into ``cache_dir``. The ``xsd:import`` of the
+   main file is rewritten to the local relative path ``bazowe/StrukturyDanych_v10-0E.xsd``
+   (the only change; see shared/ksef/README.md).
+
+When none of this works, ``SchemaUnavailableError`` is raised; callers that can
+live without a local check (KSeF validates on receipt anyway) pass
+``validate="if-available"`` to ``build_invoice_xml``.
+
+Public API::
+
+    load_schema(schema_dir=None, cache_dir=None, *, download=True, fa_url=None,
+                bazowe_url=None, timeout=30) -> lxml.etree.XMLSchema   # cached per directory
+    download_schema(cache_dir, fa_url=None, bazowe_url=None, timeout=30) -> str  # the directory
+    validate_tree(root, schema) -> list[Problem]       # [] when valid
+    validate_xml(data: bytes, schema=None) -> list[Problem]
+    Problem                                            # str with .element .path .raw .line_no
+
+``Problem`` is a ``str`` (the readable sentence, e.g. "Line 3: the VAT rate (stawka
+VAT, P_12) 'X' is not one KSeF accepts (23, 22, 8, ...)") carrying the raw
+libxml2 message in ``.raw`` and the XPath in ``.path``.
+"""
+import os
+import re
+import threading
+
+from lxml import etree
+
+from ..errors import SchemaUnavailableError
+from . import codes
+
+FA3_XSD_NAME = "schemat_FA(3)_v1-0E.xsd"
+FA3_XSD_URL = "https://crd.gov.pl/wzor/2025/06/25/13775/schemat.xsd"
+BAZOWE_BASE_URL = "http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/"
+BAZOWE_FILES = ("StrukturyDanych_v10-0E.xsd", "ElementarneTypyDanych_v10-0E.xsd",
+                "KodyKrajow_v10-0E.xsd")
+_IMPORT_RE = re.compile(rb'schemaLocation="[^"]*StrukturyDanych_v10-0E\.xsd"')
+_LOCAL_IMPORT = b'schemaLocation="bazowe/StrukturyDanych_v10-0E.xsd"'
+
+_cache = {}
+_lock = threading.Lock()
+
+
+class Problem(str):
+    """A readable problem (the string) with the technical details as attributes."""
+
+    element = None   # local name of the element concerned
+    path = None      # XPath of the element (from libxml2) or a dotted model path
+    raw = None       # raw XSD message (None for business checks)
+    code = None      # short machine code: "xsd", "totals", "nip", ...
+
+    def __new__(cls, text, element=None, path=None, raw=None, code=None):
+        obj = super().__new__(cls, text)
+        obj.element, obj.path, obj.raw, obj.code = element, path, raw, code
+        return obj
+
+
+def default_cache_dir():
+    return os.environ.get("KSEF_SCHEMA_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "l10n_pl_ksef", "fa3")
+
+
+def _main_xsd(directory):
+    """Path of the FA(3) main XSD inside ``directory`` (None when absent)."""
+    if not directory or not os.path.isdir(directory):
+        return None
+    candidate = os.path.join(directory, FA3_XSD_NAME)
+    if os.path.isfile(candidate):
+        return candidate
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.endswith(".xsd") and os.path.isfile(path):
+            with open(path, "rb") as fh:
+                if codes.NS.encode() in fh.read(4096):
+                    return path
+    return None
+
+
+def _complete(directory):
+    return _main_xsd(directory) is not None and all(
+        os.path.isfile(os.path.join(directory, "bazowe", f)) for f in BAZOWE_FILES)
+
+
+def _compile(main_xsd):
+    key = os.path.realpath(main_xsd)
+    with _lock:
+        schema = _cache.get(key)
+        if schema is not None:
+            return schema
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        try:
+            schema = etree.XMLSchema(etree.parse(main_xsd, parser))
+        except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
+            raise SchemaUnavailableError(
+                "The FA(3) schema in %s could not be compiled (%s). Check that the folder holds "
+                "the official FA(3) XSD and its 'bazowe' files, or remove it to download them "
+                "again." % (os.path.dirname(main_xsd), exc)) from exc
+        _cache[key] = schema
+        return schema
+
+
+def _fetch(url, timeout):
+    import requests
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        raise SchemaUnavailableError(
+            "The FA(3) schema could not be downloaded from %s (%s)." % (url, exc.__class__.__name__)
+        ) from exc
+    if response.status_code != 200 or not response.content.lstrip().startswith(b"<"):
+        raise SchemaUnavailableError(
+            "The FA(3) schema could not be downloaded from %s (HTTP %s)."
+            % (url, response.status_code))
+    return response.content
+
+
+def _write_atomic(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def download_schema(cache_dir=None, fa_url=None, bazowe_url=None, timeout=30):
+    """Download the FA(3) XSD and its three base files into ``cache_dir``; return the directory.
+
+    The main file's import of StrukturyDanych is rewritten to ``bazowe/...`` so that
+    the set compiles without network. Raises SchemaUnavailableError on failure.
+    """
+    cache_dir = cache_dir or default_cache_dir()
+    fa_url = fa_url or os.environ.get("KSEF_SCHEMA_URL") or FA3_XSD_URL
+    bazowe_url = bazowe_url or os.environ.get("KSEF_SCHEMA_BAZOWE_URL") or BAZOWE_BASE_URL
+    if not bazowe_url.endswith("/"):
+        bazowe_url += "/"
+    main = _fetch(fa_url, timeout)
+    if codes.NS.encode() not in main[:4096]:
+        raise SchemaUnavailableError(
+            "The file downloaded from %s is not the FA(3) schema (namespace %s missing)."
+            % (fa_url, codes.NS))
+    main, count = _IMPORT_RE.subn(_LOCAL_IMPORT, main)
+    if count != 1:
+        raise SchemaUnavailableError(
+            "The FA(3) schema downloaded from %s has an unexpected import; it was not used." % fa_url)
+    base_files = {name: _fetch(bazowe_url + name, timeout) for name in BAZOWE_FILES}
+    try:
+        for name, data in base_files.items():
+            _write_atomic(os.path.join(cache_dir, "bazowe", name), data)
+        _write_atomic(os.path.join(cache_dir, FA3_XSD_NAME), main)
+    except OSError as exc:
+        raise SchemaUnavailableError(
+            "The FA(3) schema could not be stored in %s (%s). Check the folder's permissions."
+            % (cache_dir, exc)) from exc
+    return cache_dir
+
+
+def load_schema(schema_dir=None, cache_dir=None, *, download=True, fa_url=None, bazowe_url=None,
+                timeout=30):
+    """Return the compiled FA(3) ``lxml.etree.XMLSchema`` (compiled once per directory).
+
+    See the module docstring for the search order. Raises SchemaUnavailableError.
+    """
+    explicit = schema_dir or os.environ.get("KSEF_SCHEMA_DIR")
+    if explicit:
+        main = _main_xsd(explicit)
+        if main is None:
+            raise SchemaUnavailableError(
+                "No FA(3) schema found in %s. Put the official schemat_FA(3)_v1-0E.xsd and its "
+                "'bazowe' folder there (or unset KSEF_SCHEMA_DIR to download them)." % explicit)
+        return _compile(main)
+    cache_dir = cache_dir or default_cache_dir()
+    if _complete(cache_dir):
+        return _compile(_main_xsd(cache_dir))
+    if not download:
+        raise SchemaUnavailableError(
+            "The FA(3) schema is not available locally (%s). Set KSEF_SCHEMA_DIR to a folder "
+            "with the official XSD files, or allow the download." % cache_dir)
+    with _lock:
+        if not _complete(cache_dir):
+            try:
+                download_schema(cache_dir, fa_url=fa_url, bazowe_url=bazowe_url, timeout=timeout)
+            except SchemaUnavailableError as exc:
+                raise SchemaUnavailableError(
+                    "The FA(3) schema is not available: it is not in a local folder (set "
+                    "KSEF_SCHEMA_DIR) and the download failed: %s The invoice was not checked "
+                    "locally; KSeF will still validate it on receipt." % exc.message) from exc
+    return _compile(_main_xsd(cache_dir))
+
+
+def clear_cache():
+    """Forget compiled schemas (tests)."""
+    with _lock:
+        _cache.clear()
+
+
+# --- readable XSD errors -----------------------------------------------------------
+
+_NAME_RE = re.compile(r"\{[^}]*\}([A-Za-z0-9_]+)")
+_ELEMENT_RE = re.compile(r"^Element '(?:\{[^}]*\})?([A-Za-z0-9_]+)'(?:, attribute '([^']+)')?: ")
+
+
+def _names(text):
+    return [m for m in _NAME_RE.findall(text)]
+
+
+def _where(node):
+    """Human location of a node: 'Line 3', 'Buyer', 'Third party 2', 'Payment' ..."""
+    if node is None:
+        return ""
+    parts = []
+    cur = node
+    while cur is not None and isinstance(cur.tag, str):
+        local = etree.QName(cur).localname
+        if local == "FaWiersz":
+            nr = cur.findtext("{%s}NrWierszaFa" % codes.NS)
+            parts.append("Line %s" % (nr or (_position(cur))))
+        elif local == "ZamowienieWiersz":
+            nr = cur.findtext("{%s}NrWierszaZam" % codes.NS)
+            parts.append("Order line %s" % (nr or _position(cur)))
+        elif local == "Podmiot3":
+            parts.append("Third party %d" % _position(cur))
+        elif local in ("Podmiot1", "Podmiot2", "PodmiotUpowazniony", "Platnosc", "Adnotacje",
+                       "Stopka", "Rozliczenie", "Zamowienie", "WarunkiTransakcji", "Podmiot1K",
+                       "Podmiot2K"):
+            parts.append(codes.LABELS[local][0].capitalize())
+        elif local == "DaneFaKorygowanej":
+            parts.append("Corrected invoice %d" % _position(cur))
+        cur = cur.getparent()
+    return " / ".join(reversed(parts))
+
+
+def _position(node):
+    parent = node.getparent()
+    if parent is None:
+        return 1
+    return [c for c in parent if c.tag == node.tag].index(node) + 1
+
+
+def _explain(message, element, attribute, value_node):
+    """Turn one libxml2 schema message into a sentence."""
+    what = codes.label(element) if element else "an element"
+    msg = message
+    m = re.search(r"\[facet 'enumeration'\] The value '([^']*)' is not an element of the set \{(.*)\}",
+                  msg)
+    if m:
+        allowed = ", ".join(v.strip().strip("'") for v in m.group(2).split(","))
+        if element in ("P_12", "P_12Z"):
+            return "the VAT rate '%s' is not one KSeF accepts (%s)" % (m.group(1), allowed)
+        return "the %s '%s' is not allowed; use one of: %s" % (what, m.group(1), allowed)
+    m = re.search(r"\[facet 'pattern'\] The value '([^']*)' is not accepted", msg)
+    if m:
+        value = m.group(1)
+        if element in ("NIP",):
+            digits = re.sub(r"\D", "", value)
+            if len(digits) != 10 or digits != value:
+                return "NIP must have 10 digits (got '%s')" % value
+            return "NIP '%s' is not a valid Polish NIP" % value
+        if element in ("NrKSeFFaKorygowanej", "NrKSeFFaZaliczkowej"):
+            return "'%s' is not a KSeF number (format NIP-YYYYMMDD-XXXXXX-XXXXXX-XX)" % value
+        if element in ("P_11", "P_13_1", "P_15") or element.startswith(("P_1", "Kwota", "P_9")):
+            return "the %s '%s' is not a valid amount (digits, a dot and at most 2 decimals)" % (
+                what, value)
+        return "the %s '%s' has the wrong format" % (what, value)
+    m = re.search(r"\[facet 'maxLength'\] The value has a length of '(\d+)'; this exceeds the "
+                  r"allowed maximum length of '(\d+)'", msg)
+    if m:
+        return "the %s is too long (%s characters; at most %s allowed)" % (what, m.group(1), m.group(2))
+    m = re.search(r"\[facet 'minLength'\] The value has a length of '(\d+)'; this underruns the "
+                  r"allowed minimum length of '(\d+)'", msg)
+    if m:
+        if m.group(1) == "0":
+            return "the %s is empty; fill it in or leave it out" % what
+        return "the %s is too short (%s characters; at least %s needed)" % (what, m.group(1),
+                                                                            m.group(2))
+    m = re.search(r"\[facet 'length'\] The value has a length of '(\d+)'; this differs from the "
+                  r"allowed length of '(\d+)'", msg)
+    if m:
+        return "the %s must have exactly %s characters (has %s)" % (what, m.group(2), m.group(1))
+    m = re.search(r"\[facet 'fractionDigits'\] The value '([^']*)' has more fractional digits "
+                  r"than are allowed \('(\d+)'\)", msg)
+    if m:
+        return "the %s '%s' has too many decimals (at most %s)" % (what, m.group(1), m.group(2))
+    m = re.search(r"\[facet 'totalDigits'\] The value '([^']*)'", msg)
+    if m:
+        return "the %s '%s' has too many digits" % (what, m.group(1))
+    m = re.search(r"\[facet '(min|max)Inclusive'\] The value '([^']*)' is (?:less|greater) than the "
+                  r"(?:minimum|maximum) value allowed \('([^']*)'\)", msg)
+    if m:
+        word = "before" if m.group(1) == "min" else "after"
+        if "date" in what or element.startswith("P_6") or element == "P_1":
+            return "the %s %s is %s the allowed %s" % (what, m.group(2), word, m.group(3))
+        return "the %s %s is %s the allowed %s" % (
+            what, m.group(2), "below" if m.group(1) == "min" else "above", m.group(3))
+    m = re.search(r"'([^']*)' is not a valid value of the (?:atomic|union|list) type '([^']*)'", msg)
+    if m:
+        type_name = _NAME_RE.sub(r"\1", m.group(2))
+        if "Data" in type_name:
+            return "the %s '%s' is not a valid date (YYYY-MM-DD)" % (what, m.group(1))
+        if "Kwot" in type_name or "Ilosci" in type_name or "Procent" in type_name:
+            return "the %s '%s' is not a valid number" % (what, m.group(1))
+        return "the %s '%s' is not a valid value (%s)" % (what, m.group(1), type_name)
+    if "Missing child element(s)" in msg:
+        expected = _names(msg.split("Expected is", 1)[-1])
+        return "the %s is incomplete: %s is missing" % (
+            what, " or ".join(codes.label(n) for n in expected) or "a required element")
+    if "This element is not expected" in msg:
+        expected = _names(msg.split("Expected is", 1)[-1]) if "Expected is" in msg else []
+        if expected:
+            return ("%s is not allowed here; expected %s (a required element may be missing or "
+                    "elements are in the wrong order)" % (what[0].upper() + what[1:], " or ".join(
+                        codes.label(n) for n in expected[:6])))
+        return "%s is not allowed here" % (what[0].upper() + what[1:])
+    if "is not a valid value of" in msg or "[facet" in msg:
+        return "the %s has an invalid value" % what
+    if attribute:
+        return "attribute '%s' of the %s is wrong" % (attribute, what)
+    return msg
+
+
+def humanize_error(error, doc_root):
+    """Build a Problem from one ``lxml`` schema error entry."""
+    raw = error.message
+    m = _ELEMENT_RE.match(raw)
+    element = m.group(1) if m else None
+    attribute = m.group(2) if m else None
+    node = None
+    if error.path and doc_root is not None:
+        try:
+            found = doc_root.getroottree().xpath(error.path)
+            node = found[0] if found else None
+        except etree.XPathError:  # pragma: no cover - libxml2 paths are valid XPath
+            node = None
+    sentence = _explain(raw[m.end():] if m else raw, element, attribute, node)
+    where = _where(node.getparent() if node is not None and element not in (
+        "FaWiersz", "Podmiot3") else node)
+    if where and element in ("Podmiot1", "Podmiot2"):
+        where = ""
+    text = "%s: %s" % (where, sentence) if where else sentence[0].upper() + sentence[1:]
+    if not text.endswith("."):
+        text += "."
+    return Problem(text, element=element, path=error.path, raw=raw, code="xsd")
+
+
+def validate_tree(root, schema):
+    """Validate an lxml element (FA(3) ``Faktura``) and return readable Problems ([] = valid)."""
+    if schema.validate(root.getroottree() if hasattr(root, "getroottree") else root):
+        return []
+    return [humanize_error(e, root) for e in schema.error_log]
+
+
+def validate_xml(data, schema=None):
+    """Parse ``data`` safely and validate it; return readable Problems ([] = valid).
+
+    ``schema`` defaults to ``load_schema()``. Malformed/hostile XML raises XMLSecurityError.
+    """
+    from ..xmlsafe import parse
+    root = parse(data, max_bytes=codes.MAX_INVOICE_BYTES_WITH_ATTACHMENT, what="invoice XML")
+    return validate_tree(root, schema if schema is not None else load_schema())
