@@ -170,14 +170,13 @@ class KSeFClient:
         """End the authentication session (DELETE /auth/sessions/current) and forget the tokens."""
         if self.tokens is None:
             return
+        self._relogin = None        # never log in again just to log out
         try:
-            self.transport.request("DELETE", "/auth/sessions/current", token=self.tokens.access_token,
-                                   operation="end KSeF authentication session")
+            self.call("DELETE", "/auth/sessions/current", operation="end KSeF authentication session")
         except errors.KSeFUnauthorized:
             pass    # already expired/revoked: nothing left to end
         finally:
             self.tokens = None
-            self._relogin = None
 
     # --- authenticated calls ---------------------------------------------------------------
     def call(self, method, path, **kwargs):

@@ -62,3 +62,30 @@ def assert_valid_upo(upo_bytes):
     doc = etree.fromstring(upo_bytes)
     assert schema.validate(doc), schema.error_log
     return doc
+
+
+def count(emu, method, template):
+    """How many requests the emulator served for ``METHOD /template`` (with or without /v2)."""
+    counters = emu.counters
+    key = "%s %s" % (method, template)
+    return counters.get(key, 0) + counters.get("%s /v2%s" % (method, template), 0)
+
+
+class ClientFactory:
+    """Makes authenticated clients on the emulator (token login by default) and closes them."""
+
+    def __init__(self, emu, openapi_check):
+        self.emu = emu
+        self.openapi_check = openapi_check
+        self.clients = []
+
+    def __call__(self, nip=SELLER_NIP, token=None, login=True, **kwargs):
+        client = make_client(self.emu.url, self.openapi_check, **kwargs)
+        self.clients.append(client)
+        if login:
+            client.authenticate_with_token(nip, token or self.emu.make_ksef_token(nip))
+        return client
+
+    def close(self):
+        for client in self.clients:
+            client.close()
