@@ -1,0 +1,8 @@
+from . import models
+from . import wizards
+
+
+def _l10n_pl_ksef_post_init(env):
+    """Create the KSeF settings record of every existing company."""
+    for company in env["res.company"].search([]):
+        company._l10n_pl_ksef_get_config()

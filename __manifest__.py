@@ -10,7 +10,20 @@
     "external_dependencies": {
         "python": ["cryptography", "lxml", "requests", "qrcode", "holidays"],
     },
-    "data": [],
+    "data": [
+        "security/l10n_pl_ksef_security.xml",
+        "security/ir.model.access.csv",
+        "data/l10n_pl_ksef_data.xml",
+        "views/l10n_pl_ksef_config_views.xml",
+        "views/res_company_views.xml",
+        "views/res_config_settings_views.xml",
+        "wizards/l10n_pl_ksef_connect_wizard_views.xml",
+    ],
+    "demo": [
+        "data/l10n_pl_ksef_demo.xml",
+    ],
+    "images": ["static/description/icon.png"],
+    "post_init_hook": "_l10n_pl_ksef_post_init",
     "installable": True,
     "application": False,
 }

@@ -1,0 +1,438 @@
+"""Sending customer invoices to KSeF: the state machine on account.move.
+
+States (``l10n_pl_ksef_state``)::
+
+    (empty) not sent --enqueue--> queued --send--> sent --KSeF number--> accepted
+                                    ^               |
+                                    |               +--rejected by KSeF--> rejected
+                                    +-- a send KSeF provably never received (settled)
+
+* ``queued``: the FA(3) XML is built, validated and stored (attachment) with its
+  SHA-256; nothing was sent yet. The bytes never change afterwards: KOD I, the
+  hash sent and the hash KSeF stores are the same.
+* ``sent``: written (and committed, in the cron) BEFORE the request that sends
+  the invoice, together with the session reference. When the answer arrives the
+  invoice reference is stored. A ``sent`` invoice without an invoice reference
+  means "outcome unknown" (timeout, crash, 5xx): it is never resent blindly but
+  settled by asking KSeF whether it holds an invoice with that hash in that
+  session (``client.find_invoice``); only when KSeF provably does not have it
+  does it go back to ``queued``.
+* ``accepted``: KSeF number, acquisition time, UPO attached. Final; the invoice
+  can no longer be reset to draft or cancelled (a correction invoice is the way).
+* ``rejected``: KSeF's reasons are shown on the invoice; reset to draft, fix it,
+  post again.
+
+Issuing modes (``l10n_pl_ksef_mode``): online, offline24 (user's choice),
+offline (KSeF unavailable) and emergency (KSeF failure). Offline invoices get a
+submission deadline (ksef.offline), KOD I labelled OFFLINE and KOD II labelled
+CERTYFIKAT signed with the company's Offline certificate; they are sent with
+offlineMode=true. An online send that finds KSeF unreachable or unavailable
+switches the invoice to the ``offline`` mode automatically when the company
+has an Offline certificate (otherwise it stays queued with a message).
+
+Coexistence with Odoo's l10n_pl_edi
+-----------------------------------
+Odoo's own ``l10n_pl_edi`` (auto-installed with l10n_pl) also sends FA(3)
+invoices to KSeF. For a company connected to KSeF through this module, its
+"by KSeF (e-Faktura)" option is removed from the Send wizard and ignored if
+passed anyway (see account_move_send.py), and this module refuses to send an
+invoice that l10n_pl_edi already sent (``l10n_pl_edi_status`` set). A company
+not connected here keeps l10n_pl_edi untouched. So at most one of the two
+ever sends a given invoice.
+"""
+import base64
+import logging
+from datetime import timedelta
+
+from markupsafe import Markup, escape
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..ksef import errors as ksef_errors
+from ..ksef import offline as ksef_offline
+from ..ksef import qr as ksef_qr
+from ..ksef.crypto import sha256_b64
+
+_logger = logging.getLogger(__name__)
+
+KSEF_STATES = [
+    ("queued", "Queued"),
+    ("sent", "Sent, awaiting KSeF number"),
+    ("accepted", "Accepted"),
+    ("rejected", "Rejected"),
+]
+KSEF_MODES = [
+    ("online", "Online"),
+    ("offline24", "Offline24 (issued outside KSeF)"),
+    ("offline", "Offline (KSeF unavailable)"),
+    ("emergency", "Emergency (KSeF failure)"),
+]
+OFFLINE_MODES = ("offline24", "offline", "emergency")
+#: above this many waiting invoices of a company, the cron uses one batch session
+BATCH_THRESHOLD = 5
+#: per-company budgets, below KSeF's PRD limits (180 online sends/hour, 60 batch open+close/hour)
+ONLINE_SENDS_PER_HOUR = 150
+BATCH_SESSIONS_PER_HOUR = 20
+#: how long a KSeF number may take before the cron asks again
+POLL_DELAY_SECONDS = 5
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    # Shared with the purchase import (vendor bills): KSeF number and receipt data.
+    l10n_pl_ksef_number = fields.Char(
+        string="KSeF number", index=True, copy=False, readonly=True, tracking=True,
+        help="Number KSeF assigned to the invoice (its legal identifier in KSeF).")
+    l10n_pl_ksef_acquisition_date = fields.Datetime(
+        string="KSeF acquisition date", copy=False, readonly=True,
+        help="When KSeF assigned the number: the legal date of receipt of the invoice.")
+    l10n_pl_ksef_invoice_hash = fields.Char(
+        string="KSeF invoice hash", copy=False, readonly=True,
+        help="SHA-256 (Base64) of the exact FA(3) file sent to / received from KSeF.")
+
+    # Sending
+    l10n_pl_ksef_state = fields.Selection(
+        KSEF_STATES, string="KSeF", copy=False, readonly=True, index=True, tracking=True,
+        help="Empty: not sent to KSeF. Queued: prepared, waiting to be sent. Sent: KSeF received "
+             "it and is assigning a number. Accepted: KSeF number assigned. Rejected: see the "
+             "reasons on the invoice.")
+    l10n_pl_ksef_mode = fields.Selection(
+        KSEF_MODES, string="KSeF issuing mode", copy=False, default="online",
+        help="Online: sent to KSeF when issued. Offline24: issued outside KSeF by choice, sent "
+             "by the next business day. Offline / Emergency: issued while KSeF is unavailable or "
+             "failing; sent after it is back, before the legal deadline. Offline invoices carry "
+             "two QR codes.")
+    l10n_pl_ksef_deadline = fields.Date(
+        string="KSeF deadline", copy=False, readonly=True,
+        help="Last day on which this offline invoice may be sent to KSeF.")
+    l10n_pl_ksef_deadline_warned = fields.Boolean(copy=False, readonly=True)
+    l10n_pl_ksef_xml_id = fields.Many2one(
+        "ir.attachment", string="KSeF XML", copy=False, readonly=True,
+        help="The exact FA(3) file sent to KSeF.")
+    l10n_pl_ksef_upo_id = fields.Many2one(
+        "ir.attachment", string="KSeF UPO", copy=False, readonly=True,
+        help="Official receipt (Urzędowe Poświadczenie Odbioru) issued by KSeF.")
+    l10n_pl_ksef_submission_id = fields.Many2one(
+        "l10n_pl_ksef.submission", string="KSeF session", copy=False, readonly=True, index=True)
+    l10n_pl_ksef_session_ref = fields.Char(
+        related="l10n_pl_ksef_submission_id.reference", string="KSeF session reference")
+    l10n_pl_ksef_invoice_ref = fields.Char(
+        string="KSeF invoice reference", copy=False, readonly=True,
+        help="Reference KSeF gave the sent invoice (not the KSeF number).")
+    l10n_pl_ksef_sent_at = fields.Datetime(string="Sent to KSeF at", copy=False, readonly=True)
+    l10n_pl_ksef_message = fields.Text(
+        string="KSeF message", copy=False, readonly=True,
+        help="What to fix before sending, or why KSeF rejected the invoice.")
+    l10n_pl_ksef_enabled = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
+    l10n_pl_ksef_show_send = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
+
+    # ------------------------------------------------------------------ computes
+    @api.depends("company_id", "move_type", "state", "l10n_pl_ksef_state")
+    def _compute_l10n_pl_ksef_enabled(self):
+        for move in self:
+            enabled = move._l10n_pl_ksef_is_applicable()
+            move.l10n_pl_ksef_enabled = enabled
+            move.l10n_pl_ksef_show_send = (enabled and move.state == "posted"
+                                           and move.l10n_pl_ksef_state in (False, "rejected"))
+
+    def _l10n_pl_ksef_is_applicable(self):
+        """A customer invoice/credit note of a Polish company connected to KSeF."""
+        self.ensure_one()
+        return (self.move_type in ("out_invoice", "out_refund")
+                and self.company_id.account_fiscal_country_id.code == "PL"
+                and self.company_id._l10n_pl_ksef_is_connected())
+
+    # ------------------------------------------------------------------ protections
+    def _l10n_pl_ksef_check_locked(self, what):
+        locked = self.filtered(lambda m: m.l10n_pl_ksef_state in ("sent", "accepted") or (
+            m.l10n_pl_ksef_state == "queued" and m.l10n_pl_ksef_mode in OFFLINE_MODES))
+        if locked:
+            raise UserError(self.env._(
+                "%(what)s is not possible for %(names)s: the invoice has been issued in KSeF "
+                "(or is being sent to it). A KSeF invoice cannot be changed or cancelled; issue a "
+                "correction invoice (credit note) instead.",
+                what=what, names=", ".join(locked.mapped("name"))))
+
+    def button_draft(self):
+        self._l10n_pl_ksef_check_locked(self.env._("Resetting to draft"))
+        res = super().button_draft()
+        self._l10n_pl_ksef_clear()
+        return res
+
+    def button_cancel(self):
+        self._l10n_pl_ksef_check_locked(self.env._("Cancelling"))
+        return super().button_cancel()
+
+    @api.depends("l10n_pl_ksef_state")
+    def _compute_show_reset_to_draft_button(self):
+        super()._compute_show_reset_to_draft_button()
+        for move in self:
+            if move.l10n_pl_ksef_state in ("sent", "accepted"):
+                move.show_reset_to_draft_button = False
+
+    def _l10n_pl_ksef_clear(self):
+        """Forget a queued (online) or rejected send after a reset to draft."""
+        moves = self.filtered(lambda m: m.l10n_pl_ksef_state in ("queued", "rejected"))
+        if moves:
+            moves.write({
+                "l10n_pl_ksef_state": False, "l10n_pl_ksef_invoice_hash": False,
+                "l10n_pl_ksef_xml_id": False, "l10n_pl_ksef_submission_id": False,
+                "l10n_pl_ksef_invoice_ref": False, "l10n_pl_ksef_deadline": False,
+                "l10n_pl_ksef_message": False, "l10n_pl_ksef_sent_at": False,
+            })
+
+    def _post(self, soft=True):
+        posted = super()._post(soft=soft)
+        to_send = posted.filtered(lambda m: m._l10n_pl_ksef_is_applicable()
+                                  and m.company_id._l10n_pl_ksef_send_on_post())
+        if to_send:
+            # queue only: the cron (triggered now) sends after this transaction commits
+            to_send._l10n_pl_ksef_enqueue(raise_on_problems=False)
+            self.env.ref("l10n_pl_ksef.ir_cron_l10n_pl_ksef_send")._trigger()
+        return posted
+
+    # ------------------------------------------------------------------ enqueue
+    def _l10n_pl_ksef_other_module_sent(self):
+        """True when Odoo's l10n_pl_edi has already sent this invoice."""
+        self.ensure_one()
+        return bool("l10n_pl_edi_status" in self._fields and self.l10n_pl_edi_status)
+
+    def _l10n_pl_ksef_enqueue(self, mode=None, raise_on_problems=True):
+        """Validate, build and store the FA(3) XML, and queue the invoices.
+
+        Invoices already queued/sent/accepted are left alone (never sent twice).
+        Returns the moves queued. Problems are written on the invoice
+        (``l10n_pl_ksef_message``) and raised as one UserError if asked.
+        """
+        queued = self.browse()
+        failures = {}
+        for move in self:
+            if move.l10n_pl_ksef_state in ("queued", "sent", "accepted"):
+                continue
+            if move._l10n_pl_ksef_other_module_sent():
+                failures[move] = [self.env._(
+                    "This invoice was already sent to KSeF by the \"Polish E-Invoicing FA(3)\" module "
+                    "(l10n_pl_edi); it is not sent a second time.")]
+                continue
+            move_mode = mode or move.l10n_pl_ksef_mode or "online"
+            problems = []
+            if move_mode in OFFLINE_MODES:
+                problems += move._l10n_pl_ksef_offline_problems()
+            xml, more = move._l10n_pl_ksef_validate()
+            problems += more
+            if problems:
+                failures[move] = problems
+                move.l10n_pl_ksef_message = "\n".join("- %s" % p for p in problems)
+                continue
+            move._l10n_pl_ksef_store_xml(xml, move_mode)
+            queued |= move
+        if failures and raise_on_problems:
+            raise UserError("\n\n".join(
+                self.env._("%(name)s cannot be sent to KSeF:\n%(problems)s", name=move.name or "",
+                           problems="\n".join("- %s" % p for p in problems))
+                for move, problems in failures.items()))
+        return queued
+
+    def _l10n_pl_ksef_store_xml(self, xml, mode):
+        self.ensure_one()
+        attachment = self.env["ir.attachment"].sudo().create({
+            "name": "FA3-%s.xml" % (self.name or "").replace("/", "_"),
+            "raw": xml,
+            "mimetype": "application/xml",
+            "res_model": self._name,
+            "res_id": self.id,
+            "description": self.env._("FA(3) invoice sent to KSeF"),
+        })
+        vals = {
+            "l10n_pl_ksef_state": "queued",
+            "l10n_pl_ksef_mode": mode,
+            "l10n_pl_ksef_xml_id": attachment.id,
+            "l10n_pl_ksef_invoice_hash": sha256_b64(xml),
+            "l10n_pl_ksef_message": False,
+            "l10n_pl_ksef_invoice_ref": False,
+            "l10n_pl_ksef_submission_id": False,
+            "l10n_pl_ksef_deadline": False,
+        }
+        if mode in OFFLINE_MODES:
+            vals["l10n_pl_ksef_deadline"] = self._l10n_pl_ksef_compute_deadline(mode)
+        self.write(vals)
+
+    def _l10n_pl_ksef_compute_deadline(self, mode):
+        today = fields.Date.context_today(self)
+        issue = self.invoice_date or today
+        if mode == "offline24":
+            return ksef_offline.submission_deadline("offline24", issue)
+        if mode == "offline":
+            # the end of the unavailability is not known yet: count from today (conservative)
+            return ksef_offline.submission_deadline("offline", issue, unavailability_end=max(issue, today))
+        return ksef_offline.submission_deadline("emergency", issue, failure_end=max(issue, today))
+
+    def _l10n_pl_ksef_offline_problems(self):
+        config = self.company_id._l10n_pl_ksef_get_config()
+        if not config.has_offline_certificate or config.offline_cert_state not in (False, "valid", "expiring"):
+            return [self.env._(
+                "Offline issuing needs a valid KSeF Offline certificate (it signs the second QR code, "
+                "KOD II). Add one in Settings > Accounting > KSeF, or send the invoice online.")]
+        return []
+
+    def _l10n_pl_ksef_xml(self):
+        self.ensure_one()
+        return self.l10n_pl_ksef_xml_id.sudo().raw
+
+    # ------------------------------------------------------------------ user actions
+    def action_l10n_pl_ksef_send(self):
+        """Button "Send to KSeF": queue the invoices and send them now."""
+        moves = self.filtered(lambda m: m._l10n_pl_ksef_is_applicable())
+        if not moves:
+            raise UserError(self.env._(
+                "Only posted customer invoices and credit notes of a company connected to KSeF can be "
+                "sent. Connect the company in Settings > Accounting > KSeF."))
+        moves.filtered(lambda m: m.l10n_pl_ksef_state == "rejected")._l10n_pl_ksef_clear()
+        moves._l10n_pl_ksef_enqueue()
+        moves._l10n_pl_ksef_send_now()
+        return True
+
+    def action_l10n_pl_ksef_issue_offline(self):
+        """Button "Issue offline (offline24)": issue now, send to KSeF later."""
+        moves = self.filtered(lambda m: m._l10n_pl_ksef_is_applicable())
+        moves._l10n_pl_ksef_enqueue(mode="offline24")
+        self.env.ref("l10n_pl_ksef.ir_cron_l10n_pl_ksef_send")._trigger()
+        return True
+
+    def action_l10n_pl_ksef_refresh(self):
+        """Button "Check KSeF": settle sent invoices now."""
+        self._l10n_pl_ksef_send_now()
+        return True
+
+    def _l10n_pl_ksef_send_now(self):
+        """Process these moves synchronously, company by company (button / Send wizard)."""
+        Submission = self.env["l10n_pl_ksef.submission"]
+        for company, moves in self.filtered(
+                lambda m: m.l10n_pl_ksef_state in ("queued", "sent")).grouped("company_id").items():
+            Submission._process_company(company, moves, interactive=True)
+
+    # ------------------------------------------------------------------ results
+    def _l10n_pl_ksef_apply_status(self, status, upo=None):
+        """Write a final/pending InvoiceStatus of KSeF onto the invoice."""
+        self.ensure_one()
+        number = status.held_ksef_number
+        if number:
+            vals = {
+                "l10n_pl_ksef_state": "accepted",
+                "l10n_pl_ksef_number": number,
+                "l10n_pl_ksef_acquisition_date": status.acquisition_date and fields.Datetime.to_datetime(
+                    status.acquisition_date.astimezone(tz=None).replace(tzinfo=None)
+                    if status.acquisition_date.tzinfo else status.acquisition_date),
+                "l10n_pl_ksef_message": False,
+            }
+            if status.reference_number and not self.l10n_pl_ksef_invoice_ref:
+                vals["l10n_pl_ksef_invoice_ref"] = status.reference_number
+            self.write(vals)
+            if upo:
+                self._l10n_pl_ksef_attach_upo(upo)
+            self._message_log(body=Markup("%s <b>%s</b>") % (
+                self.env._("Accepted by KSeF. KSeF number:"), number))
+            if self.invoice_pdf_report_id:
+                # the stored PDF shows no KSeF number yet: drop it so the next print shows it
+                self.invoice_pdf_report_id.sudo().unlink()
+                self.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])
+            return "accepted"
+        if not status.is_final:
+            if status.reference_number and not self.l10n_pl_ksef_invoice_ref:
+                self.l10n_pl_ksef_invoice_ref = status.reference_number
+            return "sent"
+        error = status.rejection_error()
+        message = error.message if error is not None else status.description
+        self.write({"l10n_pl_ksef_state": "rejected", "l10n_pl_ksef_message": message})
+        self._message_log(body=Markup("%s<br/>%s") % (
+            self.env._("Rejected by KSeF:"), escape(message)))
+        return "rejected"
+
+    def _l10n_pl_ksef_attach_upo(self, upo, shared=None):
+        self.ensure_one()
+        if shared:
+            self.l10n_pl_ksef_upo_id = shared.id
+            return
+        attachment = self.env["ir.attachment"].sudo().create({
+            "name": "UPO-%s.xml" % (self.name or "").replace("/", "_"),
+            "raw": upo,
+            "mimetype": "application/xml",
+            "res_model": self._name,
+            "res_id": self.id,
+            "description": self.env._("KSeF official receipt (UPO)"),
+        })
+        self.l10n_pl_ksef_upo_id = attachment.id
+
+    # ------------------------------------------------------------------ QR codes
+    def _l10n_pl_ksef_qr_environment(self):
+        env_name = self.company_id._l10n_pl_ksef_get_config().environment
+        return {"prod": "PROD", "demo": "DEMO"}.get(env_name, "TEST")
+
+    def _l10n_pl_ksef_qr_codes(self):
+        """QR codes for the invoice PDF: [{"label", "url", "png" (base64), "caption"}].
+
+        Accepted online invoice: KOD I with its KSeF number. Offline invoice: KOD I
+        (KSeF number once accepted, else OFFLINE) and KOD II (CERTYFIKAT). Otherwise none.
+        """
+        self.ensure_one()
+        if not self.l10n_pl_ksef_invoice_hash or not self.l10n_pl_ksef_state:
+            return []
+        offline = self.l10n_pl_ksef_mode in OFFLINE_MODES
+        if not offline and self.l10n_pl_ksef_state != "accepted":
+            return []
+        environment = self._l10n_pl_ksef_qr_environment()
+        nip = self.company_id._l10n_pl_ksef_get_config().nip or (self.company_id.vat or "")[-10:]
+        codes = []
+        url = ksef_qr.invoice_verification_url(environment, nip, self.invoice_date,
+                                               invoice_hash=self.l10n_pl_ksef_invoice_hash)
+        label = ksef_qr.label_for_kod1(self.l10n_pl_ksef_number)
+        codes.append({"name": "KOD I", "url": url, "label": label,
+                      "png": base64.b64encode(ksef_qr.qr_png(url, label)).decode()})
+        if offline:
+            try:
+                credentials = self.company_id._l10n_pl_ksef_get_config()._l10n_pl_ksef_get_offline_credentials()
+                url2 = ksef_qr.certificate_verification_url(
+                    environment, "Nip", nip, nip, credentials.certificate, credentials.private_key,
+                    invoice_hash=self.l10n_pl_ksef_invoice_hash)
+            except (UserError, ksef_errors.KSeFError) as exc:
+                _logger.warning("KSeF: KOD II of %s could not be made: %s", self.name, exc)
+            else:
+                codes.append({"name": "KOD II", "url": url2, "label": ksef_qr.LABEL_CERTIFICATE,
+                              "png": base64.b64encode(ksef_qr.qr_png(url2, ksef_qr.LABEL_CERTIFICATE)).decode()})
+        return codes
+
+    # ------------------------------------------------------------------ cron
+    @api.model
+    def _cron_l10n_pl_ksef_send(self):
+        """Drain the queue: send queued invoices, settle sent ones, warn about deadlines."""
+        self.env["l10n_pl_ksef.submission"]._cron_process()
+        self._l10n_pl_ksef_warn_deadlines()
+
+    @api.model
+    def _l10n_pl_ksef_warn_deadlines(self):
+        """One business day before an offline deadline: an activity for the KSeF managers."""
+        today = fields.Date.context_today(self)
+        moves = self.search([
+            ("l10n_pl_ksef_state", "in", ("queued", "sent")),
+            ("l10n_pl_ksef_deadline", "!=", False),
+            ("l10n_pl_ksef_deadline_warned", "=", False),
+            ("l10n_pl_ksef_deadline", "<=", today + timedelta(days=7)),
+        ])
+        group = self.env.ref("l10n_pl_ksef.group_ksef_manager", raise_if_not_found=False)
+        for move in moves:
+            warn_on = ksef_offline.business_days_before(move.l10n_pl_ksef_deadline, 1)
+            if today < warn_on:
+                continue
+            users = group.user_ids.filtered(lambda u, m=move: m.company_id in u.company_ids) if group else None
+            for user in (users or self.env.user)[:5]:
+                move.activity_schedule(
+                    "mail.mail_activity_data_todo", date_deadline=move.l10n_pl_ksef_deadline,
+                    summary=self.env._("KSeF deadline: send %(name)s", name=move.name),
+                    note=self.env._("This offline invoice must be in KSeF by %(date)s. It is still "
+                                    "waiting (%(state)s): check the KSeF connection and the "
+                                    "invoice's KSeF message.", date=move.l10n_pl_ksef_deadline,
+                                    state=dict(KSEF_STATES).get(move.l10n_pl_ksef_state)),
+                    user_id=user.id)
+            move.l10n_pl_ksef_deadline_warned = True

@@ -1,0 +1,360 @@
+"""Incremental import of purchase invoices from KSeF: one cursor per company and subject type.
+
+How a run works (``l10n_pl_ksef.import.cursor._l10n_pl_ksef_run``)
+------------------------------------------------------------------
+1. The cursor row is locked with ``SELECT ... FOR UPDATE NOWAIT``; a run that
+   cannot get the lock (another cron worker or a button is importing for the
+   same company) stops at once without touching anything.
+2. The per-company minimum interval (15 minutes at least, as the ministry asks)
+   and any ``Retry-After`` received earlier are respected; no run sleeps.
+3. The core (``ksef.sync.fetch_increment``) returns one increment of documents
+   from the checkpoint, by PermanentStorage date (so late offline invoices with
+   old issue dates are caught), plus the next checkpoint.
+4. The documents become draft vendor bills (or visible error records) and the
+   new checkpoint is written IN THE SAME TRANSACTION, which is then committed:
+   the cursor only moves past invoices that are safely stored. A crash before
+   the commit loses nothing; the next run fetches the same increment again and
+   the unique index on (company, KSeF number, move type) plus the lookup by
+   KSeF number make that idempotent.
+5. A truncated increment is followed by the next one in the same run, up to a
+   request budget; the rest is left to a re-triggered cron.
+"""
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+
+import psycopg2.errors
+
+from odoo import _, api, fields, models, modules
+from odoo.exceptions import UserError
+
+from ..ksef import errors as ksef_errors
+
+_logger = logging.getLogger(__name__)
+
+SUBJECT_TYPES = [
+    ("Subject2", "Buyer (purchase invoices)"),
+    ("Subject3", "Third party (e.g. local-government unit, VAT group member)"),
+]
+#: the ministry asks for no more than one incremental download every 15 minutes
+MIN_INTERVAL_MINUTES = 15
+PARAM_INTERVAL = "l10n_pl_ksef.import_min_interval_minutes"
+PARAM_MAX_INCREMENTS = "l10n_pl_ksef.import_max_increments_per_run"
+DEFAULT_MAX_INCREMENTS = 10
+
+
+def _to_iso(value):
+    """An aware datetime (or naive UTC) -> ISO 8601 text with offset, microseconds kept."""
+    if value is None:
+        return False
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def _from_iso(text):
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _naive_utc(value):
+    if not value:
+        return False
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
+def _in_test():
+    return bool(modules.module.current_test)
+
+
+class L10nPlKsefImportCursor(models.Model):
+    _name = "l10n_pl_ksef.import.cursor"
+    _description = "KSeF import cursor (high-water mark per company and subject type)"
+    _order = "company_id, subject_type"
+    _rec_name = "subject_type"
+
+    company_id = fields.Many2one("res.company", required=True, index=True, ondelete="cascade")
+    subject_type = fields.Selection(SUBJECT_TYPES, required=True, default="Subject2")
+    active = fields.Boolean(default=True)
+    checkpoint = fields.Char(
+        readonly=True, copy=False,
+        help="PermanentStorage date (ISO 8601, UTC) up to which every invoice is stored in "
+             "Odoo. Only moves forward after the invoices it covers are committed.")
+    checkpoint_date = fields.Datetime("Imported up to", compute="_compute_checkpoint_date")
+    start_date = fields.Datetime(
+        "Import invoices stored since",
+        default=lambda self: fields.Datetime.now() - timedelta(days=30),
+        help="Where the first run starts (KSeF PermanentStorage date).")
+    last_run_at = fields.Datetime(readonly=True, copy=False)
+    next_run_after = fields.Datetime(
+        readonly=True, copy=False,
+        help="No download before this time (minimum interval, or KSeF's Retry-After).")
+    last_run_id = fields.Many2one("l10n_pl_ksef.import.run", readonly=True, copy=False)
+    responsible_user_id = fields.Many2one(
+        "res.users", string="Accountant",
+        help="Gets a to-do activity on every new bill. Default: the user who runs the import, "
+             "or, for the scheduled import, an accounting administrator of the company.")
+
+    _company_subject_unique = models.UniqueIndex(
+        "(company_id, subject_type)",
+        "A company has one import cursor per subject type.",
+    )
+
+    @api.depends("checkpoint")
+    def _compute_checkpoint_date(self):
+        for cursor in self:
+            cursor.checkpoint_date = _naive_utc(_from_iso(cursor.checkpoint))
+
+    # ------------------------------------------------------------------
+    # access
+    # ------------------------------------------------------------------
+    @api.model
+    def _l10n_pl_ksef_get(self, company, subject_type="Subject2"):
+        """The cursor of ``company`` and ``subject_type`` (sudo), created when missing."""
+        cursors = self.sudo().with_context(active_test=False)
+        cursor = cursors.search([("company_id", "=", company.id),
+                                 ("subject_type", "=", subject_type)], limit=1)
+        if not cursor:
+            cursor = cursors.create({"company_id": company.id, "subject_type": subject_type})
+        return cursor
+
+    def _l10n_pl_ksef_try_lock(self):
+        """Lock this cursor row for the transaction; False when someone else holds it."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    "SELECT id FROM l10n_pl_ksef_import_cursor WHERE id = %s FOR UPDATE NOWAIT",
+                    [self.id])
+        except psycopg2.errors.LockNotAvailable:
+            return False
+        self.invalidate_recordset()  # read what the other run may have committed
+        return True
+
+    def _l10n_pl_ksef_min_interval(self):
+        value = self.env["ir.config_parameter"].sudo().get_param(PARAM_INTERVAL)
+        try:
+            minutes = int(value) if value else MIN_INTERVAL_MINUTES
+        except ValueError:
+            minutes = MIN_INTERVAL_MINUTES
+        return timedelta(minutes=max(minutes, MIN_INTERVAL_MINUTES))
+
+    def _l10n_pl_ksef_max_increments(self):
+        value = self.env["ir.config_parameter"].sudo().get_param(PARAM_MAX_INCREMENTS)
+        try:
+            return max(1, int(value)) if value else DEFAULT_MAX_INCREMENTS
+        except ValueError:
+            return DEFAULT_MAX_INCREMENTS
+
+    def _l10n_pl_ksef_commit(self):
+        """Commit what is stored so far (not inside tests, which roll back at the end)."""
+        if _in_test():
+            self.env.flush_all()
+        else:
+            self.env.cr.commit()
+
+    def _l10n_pl_ksef_trigger_cron(self, at):
+        cron = self.env.ref("l10n_pl_ksef.ir_cron_l10n_pl_ksef_import", raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger(at)
+
+    # ------------------------------------------------------------------
+    # entry points
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_l10n_pl_ksef_import(self):
+        """Scheduled import for every company connected to KSeF."""
+        configs = self.env["l10n_pl_ksef.config"].sudo().search([("state", "!=", "not_connected")])
+        for company in configs.company_id:
+            cursors = self.sudo().search([("company_id", "=", company.id)])
+            if not cursors:
+                cursors = self._l10n_pl_ksef_get(company)
+            for cursor in cursors:
+                try:
+                    cursor._l10n_pl_ksef_run(trigger="cron")
+                except Exception:  # one company must not stop the others
+                    _logger.exception("KSeF import failed for company %s", company.id)
+                    if not _in_test():
+                        self.env.cr.rollback()
+
+    @api.model
+    def action_l10n_pl_ksef_import_now(self):
+        """Button "Import from KSeF now" (bills list, purchase journal): current company."""
+        company = self.env.company
+        if not self.env.user.has_group("l10n_pl_ksef.group_ksef_user") and \
+                not self.env.user.has_group("account.group_account_invoice"):
+            raise UserError(_("You are not allowed to import invoices from KSeF."))
+        result = self._l10n_pl_ksef_get(company)._l10n_pl_ksef_run(
+            trigger="manual", user=self.env.user)
+        level = {"done": "success", "partial": "info", "skipped": "warning"}.get(
+            result["state"], "danger")
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Import from KSeF"),
+                "message": result["message"],
+                "type": level,
+                "sticky": level == "danger",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    # ------------------------------------------------------------------
+    # the run
+    # ------------------------------------------------------------------
+    def _l10n_pl_ksef_run(self, trigger="cron", user=None, client=None):
+        """Import everything new for this cursor. Returns {"state", "message", "run"}.
+
+        ``client``: an authenticated ksef.client.KSeFClient (default: the company's).
+        """
+        self.ensure_one()
+        cursor = self.sudo()
+        company = cursor.company_id
+        if not cursor._l10n_pl_ksef_try_lock():
+            message = _("Another KSeF import for %(company)s is running; nothing was done. "
+                        "Its bills will appear when it finishes.", company=company.display_name)
+            _logger.info("KSeF import for company %s skipped: cursor locked", company.id)
+            return {"state": "skipped", "message": message, "run": None}
+
+        now = fields.Datetime.now()
+        if cursor.next_run_after and cursor.next_run_after > now:
+            message = _("KSeF allows the next download for %(company)s at %(when)s UTC "
+                        "(minimum interval between imports, or KSeF asked to wait). "
+                        "Try again then; the scheduled import will do it automatically.",
+                        company=company.display_name, when=cursor.next_run_after)
+            return {"state": "skipped", "message": message, "run": None}
+
+        run = self.env["l10n_pl_ksef.import.run"].sudo().create({
+            "company_id": company.id, "cursor_id": cursor.id, "trigger": trigger,
+            "subject_type": cursor.subject_type, "user_id": (user or self.env.user).id,
+            "checkpoint_from": cursor.checkpoint_date,
+        })
+        cursor.write({"last_run_at": now, "last_run_id": run.id,
+                      "next_run_after": now + cursor._l10n_pl_ksef_min_interval()})
+        cursor._l10n_pl_ksef_commit()  # the interval counts even if the run fails below
+
+        responsible = cursor._l10n_pl_ksef_responsible(user)
+        result = cursor._l10n_pl_ksef_run_increments(run, client, responsible)
+        run.write({"finished_at": fields.Datetime.now(), "state": result["state"],
+                   "message": result["message"],
+                   "checkpoint_to": cursor.checkpoint_date})
+        cursor._l10n_pl_ksef_commit()
+        result["run"] = run
+        return result
+
+    def _l10n_pl_ksef_responsible(self, user):
+        if self.responsible_user_id:
+            return self.responsible_user_id
+        if user and not user._is_superuser() and user._is_internal():
+            return user
+        group = self.env.ref("account.group_account_manager", raise_if_not_found=False)
+        users = group.sudo().user_ids.filtered(
+            lambda u: self.company_id in u.company_ids and not u._is_superuser()
+            and u._is_internal()) if group else self.env["res.users"]
+        return users[:1]
+
+    def _l10n_pl_ksef_client_for_run(self, client):
+        if client is not None:
+            return client
+        return self.company_id.sudo()._l10n_pl_ksef_get_client()
+
+    def _l10n_pl_ksef_run_increments(self, run, client, responsible):
+        from ..ksef.sync import fetch_increment
+
+        company = self.company_id
+        Move = self.env["account.move"].sudo().with_company(company)
+        totals = {"increment_count": 0, "document_count": 0, "created_count": 0,
+                  "duplicate_count": 0, "error_count": 0}
+        state = "done"
+        message = ""
+        try:
+            client = self._l10n_pl_ksef_client_for_run(client)
+            for number in range(self._l10n_pl_ksef_max_increments()):
+                if number and not self._l10n_pl_ksef_try_lock():
+                    state, message = "skipped", _("Another import took over; stopped here.")
+                    break
+                checkpoint = _from_iso(self.checkpoint) or (
+                    self.start_date or fields.Datetime.now() - timedelta(days=30)
+                ).replace(tzinfo=timezone.utc)
+                increment = fetch_increment(client, subject_type=self.subject_type,
+                                            checkpoint=checkpoint)
+                with self.env.cr.savepoint():
+                    stats = Move._l10n_pl_ksef_import_documents(
+                        company, increment.invoices, run=run, responsible=responsible)
+                    self.write({"checkpoint": _to_iso(increment.new_checkpoint)})
+                    totals["increment_count"] += 1
+                    for key, value in stats.items():
+                        totals[key] = totals.get(key, 0) + value
+                    run.write(totals)
+                self._l10n_pl_ksef_commit()
+                if increment.is_complete:
+                    break
+            else:
+                state = "partial"
+                soon = fields.Datetime.now() + self._l10n_pl_ksef_min_interval()
+                self._l10n_pl_ksef_trigger_cron(soon)
+                message = _("More invoices are waiting in KSeF; the import continues at "
+                            "%(when)s UTC.", when=soon)
+        except ksef_errors.KSeFRateLimited as exc:
+            wait = int(exc.retry_after or 60)
+            when = fields.Datetime.now() + timedelta(seconds=wait)
+            self.write({"next_run_after": max(when, self.next_run_after or when)})
+            self._l10n_pl_ksef_trigger_cron(self.next_run_after)
+            state = "rate_limited"
+            message = _("KSeF asked to slow down (HTTP 429); the import continues "
+                        "automatically at %(when)s UTC. Nothing was lost.",
+                        when=self.next_run_after)
+        except (ksef_errors.KSeFError, UserError) as exc:
+            state = "failed"
+            text = getattr(exc, "message", None) or str(exc)
+            message = _("The import from KSeF stopped: %(error)s The invoices imported so far "
+                        "are kept; the next run continues from the same point.", error=text)
+            _logger.warning("KSeF import for company %s failed: %s", company.id, text)
+        except Exception as exc:  # noqa: BLE001 - logged with traceback, shown on the run
+            state = "failed"
+            _logger.exception("KSeF import for company %s failed unexpectedly", company.id)
+            message = _("The import from KSeF stopped on an unexpected error (%(error)s). "
+                        "Nothing after the last stored invoice was skipped; the next run "
+                        "continues from the same point. If it repeats, send the server log "
+                        "to your administrator.", error=repr(exc)[:300])
+        if not message:
+            message = _("%(created)s new bill(s), %(dup)s already imported, "
+                        "%(err)s refused document(s).", created=totals["created_count"],
+                        dup=totals["duplicate_count"], err=totals["error_count"])
+        elif state not in ("done", "partial"):
+            message += " " + _("So far: %(created)s new bill(s), %(err)s refused.",
+                               created=totals["created_count"], err=totals["error_count"])
+        return {"state": state, "message": message, "counts": totals}
+
+    # ------------------------------------------------------------------
+    # retry of one refused document
+    # ------------------------------------------------------------------
+    def _l10n_pl_ksef_retry_document(self, error, client=None):
+        """Download ``error``'s document again by KSeF number and import it."""
+        self.ensure_one()
+        from ..ksef.sync import IncomingInvoice
+
+        company = self.company_id
+        metadata = json.loads(error.metadata_json or "{}")
+        try:
+            client = self._l10n_pl_ksef_client_for_run(client)
+            xml = client.download_invoice(error.ksef_number)
+            document = IncomingInvoice(ksef_number=error.ksef_number, metadata=metadata, xml=xml,
+                                       error=None)
+        except ksef_errors.KSeFRateLimited as exc:
+            raise UserError(_("KSeF asked to wait %(seconds)s seconds; try again then.",
+                              seconds=exc.retry_after or 60)) from exc
+        except ksef_errors.KSeFError as exc:
+            document = IncomingInvoice(ksef_number=error.ksef_number, metadata=metadata, xml=None,
+                                       error=exc.message)
+        self.env["account.move"].sudo().with_company(company)._l10n_pl_ksef_import_documents(
+            company, [document], run=error.run_id,
+            responsible=self._l10n_pl_ksef_responsible(self.env.user))
+        return True

@@ -1,0 +1,56 @@
+from odoo import api, fields, models
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    l10n_pl_ksef_config_ids = fields.One2many("l10n_pl_ksef.config", "company_id",
+                                              string="KSeF settings records")
+    l10n_pl_ksef_config_id = fields.Many2one(
+        "l10n_pl_ksef.config", string="KSeF settings", compute="_compute_l10n_pl_ksef_config_id",
+        search="_search_l10n_pl_ksef_config_id")
+    l10n_pl_ksef_state = fields.Selection(related="l10n_pl_ksef_config_id.state",
+                                          string="KSeF connection")
+    l10n_pl_ksef_environment = fields.Selection(related="l10n_pl_ksef_config_id.environment",
+                                                string="KSeF environment")
+
+    def _search_l10n_pl_ksef_config_id(self, operator, value):
+        return [("l10n_pl_ksef_config_ids", operator, value)]
+
+    @api.depends("l10n_pl_ksef_config_ids")
+    def _compute_l10n_pl_ksef_config_id(self):
+        configs = self.env["l10n_pl_ksef.config"].sudo().search([("company_id", "in", self.ids)])
+        by_company = {config.company_id.id: config.id for config in configs}
+        for company in self:
+            company.l10n_pl_ksef_config_id = by_company.get(company.id, False)
+
+    def _l10n_pl_ksef_get_config(self):
+        """The company's KSeF settings (sudo record), created on first use."""
+        self.ensure_one()
+        return self.env["l10n_pl_ksef.config"]._l10n_pl_ksef_for_company(self)
+
+    def _l10n_pl_ksef_get_client(self):
+        """An authenticated ksef.client.KSeFClient for this company.
+
+        See ``l10n_pl_ksef.config._l10n_pl_ksef_get_client``; raises UserError
+        when the company is not connected, core errors (ksef.errors) otherwise.
+        """
+        return self._l10n_pl_ksef_get_config()._l10n_pl_ksef_get_client()
+
+    def action_l10n_pl_ksef_open_settings(self):
+        self.ensure_one()
+        config = self._l10n_pl_ksef_get_config()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "l10n_pl_ksef.config",
+            "res_id": config.id,
+            "view_mode": "form",
+            "name": self.env._("KSeF"),
+        }
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        for company in companies:
+            company._l10n_pl_ksef_get_config()
+        return companies

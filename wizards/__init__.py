@@ -1,0 +1,1 @@
+from . import l10n_pl_ksef_connect_wizard
