@@ -417,3 +417,47 @@ def test_we_verify_xmlsec1_signatures(key_type, c14n, method, transforms, rsa_ce
     assert info.value.code == 9105
     # a comment added outside the signed text does not matter for URI="" (comments are excluded)
     xades.verify_xades(signed.replace(b"<Challenge>", b"<!-- x --><Challenge>"))
+
+
+_ENVELOPING = """<?xml version="1.0"?>
+<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="sig1"><ds:SignedInfo>
+<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>
+<ds:Reference URI="#obj"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+</ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>
+<ds:Reference URI="#sp1" Type="http://uri.etsi.org/01903#SignedProperties">
+<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>
+</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo>
+<ds:Object Id="obj"><AuthTokenRequest xmlns="http://ksef.mf.gov.pl/auth/token/2.0"><Challenge>{challenge}</Challenge>
+<ContextIdentifier><Nip>{nip}</Nip></ContextIdentifier><SubjectIdentifierType>certificateSubject</SubjectIdentifierType>
+</AuthTokenRequest></ds:Object>
+<ds:Object><xades:QualifyingProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Target="#sig1">
+<xades:SignedProperties Id="sp1"><xades:SignedSignatureProperties>
+<xades:SigningTime>2026-01-02T03:04:05Z</xades:SigningTime>
+<xades:SigningCertificate><xades:Cert><xades:CertDigest>
+<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
+<ds:DigestValue>{cert_digest}</ds:DigestValue></xades:CertDigest></xades:Cert></xades:SigningCertificate>
+</xades:SignedSignatureProperties></xades:SignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature>
+"""
+
+
+@needs_xmlsec1
+def test_we_verify_xmlsec1_enveloping_signature(rsa_cert, schema, tmp_path):
+    template = _ENVELOPING.format(
+        challenge=CHALLENGE, nip=NIP,
+        cert_digest=base64.b64encode(hashlib.sha256(rsa_cert.cert_der).digest()).decode())
+    (tmp_path / "tmpl.xml").write_text(template, encoding="utf-8")
+    (tmp_path / "key.pem").write_bytes(certs.private_key_to_pem(rsa_cert.private_key, None))
+    (tmp_path / "cert.pem").write_bytes(rsa_cert.cert_pem)
+    out = tmp_path / "signed.xml"
+    run = _xmlsec1("--sign", "--privkey-pem", "%s,%s" % (tmp_path / "key.pem", tmp_path / "cert.pem"),
+                   "--id-attr:Id", "Object", "--id-attr:Id", "SignedProperties",
+                   "--output", str(out), str(tmp_path / "tmpl.xml"))
+    assert run.returncode == 0, run.stderr
+    signed = out.read_bytes()
+    result = xades.verify_xades(signed)
+    assert result.signed_root.tag == "{%s}AuthTokenRequest" % xades.NS_AUTH_2_0
+    _validate_21(schema, etree.tostring(result.signed_root))
+    with pytest.raises(XAdESError) as info:
+        xades.verify_xades(signed.replace(NIP.encode(), b"1111111111"))
+    assert info.value.code == 9105
