@@ -1,0 +1,288 @@
+"""The Emulator object: lifecycle, dispatch (faults, availability, rate limits, auth), test helpers."""
+import hashlib
+import ipaddress
+import logging
+import secrets
+import threading
+import time
+
+from .common import ApiError, make_reference, now
+from .faults import Faults
+from .keys import KeyRing
+from .ratelimits import RateLimiter
+from .routes import Router
+from .server import (
+    API_PREFIX,
+    HANDLERS,
+    STORAGE_PREFIX,
+    error_response,
+    make_server,
+    sleep,
+    too_many_requests,
+)
+from .store import Store
+
+_logger = logging.getLogger(__name__)
+
+ALL_PERMISSIONS = ["InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
+                   "SubunitManage", "EnforcementOperations", "Introspection"]
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _load_handlers():
+    from .handlers import auth, certificates, invoices, limits, sessions, testdata, tokens  # noqa: F401
+
+
+class Emulator:
+    """A local KSeF 2.0 API (TEST-like behaviour). See notes/CONTRACT.md."""
+
+    def __init__(self, schema_dir=None, rate_limits="off", db_path=None, processing_delay=0.0,
+                 access_token_lifetime=900, refresh_token_lifetime=7 * 24 * 3600,
+                 authentication_token_lifetime=45 * 60, auth_delay=0.0, session_lifetime=12 * 3600):
+        _load_handlers()
+        self.schema_dir = schema_dir
+        self.processing_delay = float(processing_delay or 0)
+        self.access_token_lifetime = access_token_lifetime
+        self.refresh_token_lifetime = refresh_token_lifetime
+        self.authentication_token_lifetime = authentication_token_lifetime
+        self.auth_delay = float(auth_delay or 0)
+        self.session_lifetime = session_lifetime
+        self.lock = threading.RLock()
+        self.router = Router()
+        self.rate_limiter = RateLimiter(self.router, rate_limits)
+        self.faults = Faults()
+        self.counters = {}
+        self.unavailable = False
+        self.state = Store(db_path)
+        self.keys = KeyRing(self.state)
+        self._server = None
+        self._thread = None
+        self._stop = threading.Event()
+        self.url = None
+        self.root_url = None
+
+    # --- lifecycle -----------------------------------------------------------
+    def start(self, host="127.0.0.1", port=0):
+        self._stop.clear()
+        self._server = make_server(self, host, port)
+        real_host, real_port = self._server.server_address[:2]
+        self.root_url = "http://%s:%d" % (real_host, real_port)
+        self.url = self.root_url + API_PREFIX
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1}, daemon=True,
+                                        name="ksef-emulator")
+        self._thread.start()
+        return self.url
+
+    def stop(self):
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        with self.lock:
+            self.state.close()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- test helpers ----------------------------------------------------------
+    def reset_counters(self):
+        with self.lock:
+            self.counters.clear()
+
+    def set_unavailable(self, flag=True):
+        self.unavailable = bool(flag)
+
+    def set_rate_limits(self, profile):
+        with self.lock:
+            self.rate_limiter.set_profile(profile)
+
+    def expire_access_tokens(self):
+        """Every access token issued so far becomes expired (401 on use)."""
+        with self.lock:
+            past = time.time() - 1
+            for key, rec in list(self.state.table("bearer").items()):
+                if rec["kind"] == "access" and rec["validUntil"] > past:
+                    rec["validUntil"] = past
+                    self.state.put("bearer", key, rec)
+
+    def revoke_ksef_token(self, token_or_reference):
+        from .handlers.tokens import revoke_token
+        with self.lock:
+            ref = token_or_reference.split("|", 1)[0]
+            return revoke_token(self, ref)
+
+    def make_ksef_token(self, nip, permissions=("InvoiceWrite", "InvoiceRead"),
+                        description="Token created by the emulator for tests"):
+        from .handlers.tokens import create_token
+        with self.lock:
+            _ref, token = create_token(self, {"type": "Nip", "value": nip},
+                                       {"type": "Nip", "value": nip}, list(permissions),
+                                       description)
+            return token
+
+    def grant_permissions(self, context_nip, identifier_type, identifier_value, permissions):
+        """Like POST /testdata/permissions: give a subject permissions in a NIP context."""
+        with self.lock:
+            key = "%s|%s|%s" % (context_nip, identifier_type, identifier_value)
+            rec = self.state.get("grants", key) or {"context": context_nip, "type": identifier_type,
+                                                    "value": identifier_value, "permissions": []}
+            rec["permissions"] = sorted(set(rec["permissions"]) | set(permissions))
+            self.state.put("grants", key, rec)
+
+    # --- dispatch -----------------------------------------------------------------
+    def _dispatch(self, req):
+        """Return a Response, or None to drop the connection without answering."""
+        if req.path.startswith(STORAGE_PREFIX + "/"):
+            from .handlers.sessions import serve_storage
+            req.template = STORAGE_PREFIX + "/upo/{id}"
+            self._count(req.method, req.template)
+            try:
+                with self.lock:
+                    return serve_storage(self, req)
+            except ApiError as err:
+                return error_response(req, err)
+        if not req.path.startswith(API_PREFIX + "/") and req.path != API_PREFIX:
+            return error_response(req, ApiError(404, detail="Nieznany adres (API jest pod /v2)."))
+        req.path = req.path[len(API_PREFIX):] or "/"
+        template, params = self.router.match(req.method, req.path)
+        if template is None:
+            status = 405 if params else 404
+            return error_response(req, ApiError(status, detail="Brak operacji %s %s."
+                                                % (req.method, req.path)))
+        req.template, req.params = template, params
+        self._count(req.method, template)
+        fault = self.faults.take(req.method, template)
+        if fault is not None:
+            if fault.kind in ("http500", "http503"):
+                status = 500 if fault.kind == "http500" else 503
+                return error_response(req, ApiError(status, detail=fault.params.get(
+                    "detail", "Błąd serwera (wstrzyknięty przez emulator).")))
+            if fault.kind == "http429":
+                return too_many_requests(req, fault.params.get("retry_after", 2))
+            if fault.kind == "slow":
+                sleep(fault.params.get("seconds", 1.0), self._stop)
+            if fault.kind == "timeout":
+                sleep(fault.params.get("seconds", 120.0), self._stop)
+                return None
+        if self.unavailable:
+            return error_response(req, ApiError(
+                503, detail="KSeF jest niedostępny (awaria lub prace serwisowe). Spróbuj później."))
+        handler = HANDLERS.get((req.method, template))
+        with self.lock:
+            context = self._peek_context(req)
+            retry = self.rate_limiter.check(req.method, template, context, req.ip)
+            if retry is not None:
+                return too_many_requests(req, retry)
+            if handler is None:
+                return error_response(req, ApiError(501, detail="Operacja %s %s nie jest "
+                                                    "zaimplementowana w emulatorze."
+                                                    % (req.method, template)))
+            try:
+                from .handlers.sessions import advance
+                advance(self)
+                response = handler(self, req)
+            except ApiError as err:
+                response = error_response(req, err)
+            except Exception:  # pragma: no cover - emulator bug
+                _logger.exception("emulator handler failed: %s %s", req.method, template)
+                response = error_response(req, ApiError(500, detail="Nieznany błąd emulatora."))
+        if fault is not None and fault.kind == "drop_after_accept":
+            return None
+        return response
+
+    def _count(self, method, template):
+        key = "%s %s" % (method, template)
+        with self.lock:
+            self.counters[key] = self.counters.get(key, 0) + 1
+
+    def _peek_context(self, req):
+        token = req.token()
+        if not token:
+            return None
+        rec = self.state.get("bearer", token_hash(token))
+        return rec["context"]["value"] if rec else None
+
+    # --- bearer tokens -------------------------------------------------------------
+    def issue_bearer(self, kind, auth_ref, context, lifetime):
+        """Create an opaque JWT-shaped token; only its hash is stored."""
+        import base64
+        import json
+
+        def seg(obj):
+            raw = json.dumps(obj, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        valid_until = time.time() + lifetime
+        claims = {"typ": kind, "ref": auth_ref, "ctx": "%s:%s" % (context["type"], context["value"]),
+                  "exp": int(valid_until), "jti": secrets.token_hex(8), "iss": "ksef-emulator"}
+        token = "%s.%s.%s" % (seg({"alg": "none", "typ": "JWT"}), seg(claims),
+                              base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))
+        self.state.put("bearer", token_hash(token), {
+            "kind": kind, "authRef": auth_ref, "context": context, "validUntil": valid_until,
+            "issued": time.time()})
+        return token, valid_until
+
+    def authorize(self, req, kind="access", permissions=None):
+        """Validate the bearer token of ``req``; return (bearer record, auth record).
+
+        ``permissions``: any one of them is required (403 missing-permissions otherwise).
+        """
+        token = req.token()
+        if not token:
+            raise ApiError(401, detail="Brak tokena uwierzytelniającego (nagłówek Authorization).")
+        rec = self.state.get("bearer", token_hash(token))
+        if rec is None or rec["kind"] != kind:
+            raise ApiError(401, detail="Nieprawidłowy token uwierzytelniający.")
+        if rec["validUntil"] <= time.time():
+            raise ApiError(401, detail="Token uwierzytelniający wygasł.")
+        auth = self.state.get("auth", rec["authRef"])
+        if auth is None:
+            raise ApiError(401, detail="Nieprawidłowy token uwierzytelniający.")
+        if kind == "access" and auth.get("allowedIps") and not _ip_allowed(req.ip, auth["allowedIps"]):
+            raise ApiError(403, reason_code="ip-not-allowed",
+                           detail="Adres IP %s nie jest dozwolony dla tego tokena." % req.ip)
+        if permissions and not set(permissions) & set(auth.get("permissions") or []):
+            raise ApiError(403, reason_code="missing-permissions",
+                           detail="Brak wymaganych uprawnień: %s." % ", ".join(permissions))
+        req.bearer = rec
+        return rec, auth
+
+    def permissions_of(self, context, subject):
+        """Permissions of ``subject`` ({type, value}) in ``context`` on TEST."""
+        if context["type"] == "Nip" and subject["type"] == "Nip" and subject["value"] == context["value"]:
+            return list(ALL_PERMISSIONS)
+        key = "%s|%s|%s" % (context["value"], subject["type"], subject["value"])
+        grant = self.state.get("grants", key)
+        return list(grant["permissions"]) if grant else []
+
+    def new_reference(self, kind):
+        return make_reference(kind, now())
+
+
+def _ip_allowed(ip, allowed):
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for item in allowed.get("ip4Addresses") or []:
+        if ip == item:
+            return True
+    for item in allowed.get("ip4Ranges") or []:
+        low, _, high = item.partition("-")
+        if ipaddress.ip_address(low) <= addr <= ipaddress.ip_address(high):
+            return True
+    for item in allowed.get("ip4Masks") or []:
+        if addr in ipaddress.ip_network(item, strict=False):
+            return True
+    return False

@@ -1,0 +1,1 @@
+"""Operation handlers of the emulator, one module per API area."""

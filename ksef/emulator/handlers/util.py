@@ -1,0 +1,80 @@
+"""Helpers shared by the handlers: input checks, paging."""
+import base64
+import re
+
+from ...crypto import b64decode
+from ...nip import is_valid_nip
+from ..common import ApiError, bad_request
+
+_CONTEXT_PATTERNS = {
+    "Nip": re.compile(r"^\d{10}$"),
+    "InternalId": re.compile(r"^\d{10}-\d{5}$"),
+    "NipVatUe": re.compile(r"^\d{10}-[A-Z]{2}[0-9A-Z+*]{2,13}$"),
+    "PeppolId": re.compile(r"^P[A-Z]{2}[0-9]{6}$"),
+}
+
+
+def require(body, *names):
+    missing = [n for n in names if body.get(n) in (None, "")]
+    if missing:
+        raise bad_request(21405, *["Pole '%s' jest wymagane." % n for n in missing])
+
+
+def validate_context(ctx):
+    if not isinstance(ctx, dict) or ctx.get("type") not in _CONTEXT_PATTERNS:
+        raise bad_request(21405, "Nieprawidłowy identyfikator kontekstu (type: Nip, InternalId, "
+                                 "NipVatUe, PeppolId).")
+    value = str(ctx.get("value") or "")
+    if not _CONTEXT_PATTERNS[ctx["type"]].match(value):
+        raise bad_request(21405, "Nieprawidłowa wartość identyfikatora kontekstu %s." % ctx["type"])
+    if ctx["type"] in ("Nip", "InternalId") and not is_valid_nip(value[:10]):
+        raise bad_request(21405, "Nieprawidłowy NIP w identyfikatorze kontekstu (suma kontrolna).")
+    return {"type": ctx["type"], "value": value}
+
+
+def b64_field(body, name, length=None):
+    try:
+        raw = b64decode(body.get(name) or "")
+    except (ValueError, TypeError):
+        raise bad_request(21405, "Pole '%s' nie jest poprawnym Base64." % name) from None
+    if length is not None and len(raw) != length:
+        raise bad_request(21405, "Pole '%s' ma nieprawidłową długość." % name)
+    return raw
+
+
+def page_size(req, default, low, high):
+    value = req.q("pageSize")
+    if value is None:
+        return default
+    try:
+        size = int(value)
+    except ValueError:
+        raise bad_request(21405, "pageSize musi być liczbą.") from None
+    if not low <= size <= high:
+        raise bad_request(21405, "pageSize musi być w zakresie %d-%d." % (low, high))
+    return size
+
+
+def continuation(req, items, default_size=10, min_size=10, max_size=1000):
+    """Slice ``items`` by the x-continuation-token header; return (page, next token or None)."""
+    size = page_size(req, default_size, min_size, max_size)
+    token = req.headers.get("x-continuation-token")
+    offset = 0
+    if token:
+        try:
+            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+            if not text.startswith("offset:"):
+                raise ValueError(text)
+            offset = int(text[7:])
+            if offset < 0:
+                raise ValueError(text)
+        except (ValueError, UnicodeDecodeError):
+            raise bad_request(21418) from None
+    page = items[offset:offset + size]
+    nxt = None
+    if offset + size < len(items):
+        nxt = base64.urlsafe_b64encode(("offset:%d" % (offset + size)).encode()).decode().rstrip("=")
+    return page, nxt
+
+
+__all__ = ["ApiError", "b64_field", "continuation", "page_size", "require", "validate_context"]
