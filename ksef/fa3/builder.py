@@ -501,6 +501,8 @@ def build_invoice_xml(invoice, validate=True, schema=None, *, checks=True, stric
                       pretty=True):
     """Return the FA(3) XML of ``invoice`` as bytes; see the module docstring."""
     problems = list(check_invoice(invoice, strict=strict)) if checks else []
+    if any(p.code == "float" for p in problems):
+        raise InvoiceValidationError(problems=problems)
     root = build_invoice_tree(invoice)
     data = serialize(root, pretty=pretty)
     limit = (codes.MAX_INVOICE_BYTES_WITH_ATTACHMENT if invoice.attachment_xml is not None

@@ -27,6 +27,7 @@ third parties) and of referenced KSeF numbers.
 """
 from decimal import ROUND_HALF_UP, Decimal
 
+from ..errors import InvoiceValidationError
 from ..ksef_number import is_valid_ksef_number
 from ..nip import is_valid_nip, normalize_nip
 from . import codes
@@ -51,8 +52,20 @@ def _line_bucket(line, margin):
     return None
 
 
+def _no_floats(lines):
+    for i, line in enumerate(lines, 1):
+        for name in ("net_amount", "gross_amount", "vat_amount", "exchange_rate", "oss_rate"):
+            if isinstance(getattr(line, name), float):
+                raise InvoiceValidationError(problems=[Problem(
+                    "Line %s: '%s' is a float (%r); amounts must be Decimal." % (
+                        line.number or i, name, getattr(line, name)), code="float")])
+
+
 def compute_totals(invoice_or_lines, *, currency=None, exchange_rate=None, margin=None):
-    """Per-rate totals (P_13_x, P_14_x, P_14_xW) and P_15 computed from lines."""
+    """Per-rate totals (P_13_x, P_14_x, P_14_xW) and P_15 computed from lines.
+
+    Raises InvoiceValidationError when a line amount is a float.
+    """
     if isinstance(invoice_or_lines, Invoice):
         inv = invoice_or_lines
         lines = inv.lines
@@ -61,6 +74,7 @@ def compute_totals(invoice_or_lines, *, currency=None, exchange_rate=None, margi
     else:
         lines = list(invoice_or_lines)
     currency = currency or "PLN"
+    _no_floats(lines)
     # per rate code: [net, gross, vat_sum, all_have_vat, gross_based]
     acc = {}
     rates = set()
@@ -241,7 +255,8 @@ def check_invoice(invoice, *, strict=True, tolerance=None):
             if abs(expected - totals.p_15) > CENT:
                 add("Totals: the total amount due P_15 = %s, but the net and VAT totals add up "
                     "to %s." % (totals.p_15, expected), "totals", "totals.p_15")
-        if inv.lines and inv.kind in ("VAT", "KOR", "UPR"):
+        if inv.lines and inv.kind in ("VAT", "KOR", "UPR") and not any(
+                p.code == "float" for p in problems):
             problems.extend(_compare_with_lines(inv, totals, tolerance))
     return problems
 

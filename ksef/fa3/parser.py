@@ -80,8 +80,15 @@ def _children(node):
 
 
 def _raw(node):
-    return RawXml(name=_local(node), xml=etree.tostring(node, encoding="UTF-8",
-                                                        with_tail=False))
+    """Keep an element verbatim, minus indentation (whitespace-only text between elements)."""
+    copy = etree.fromstring(etree.tostring(node, encoding="UTF-8", with_tail=False))
+    for el in copy.iter():
+        if len(el) and el.text is not None and not el.text.strip():
+            el.text = None
+        if el.tail is not None and not el.tail.strip():
+            el.tail = None
+    etree.cleanup_namespaces(copy)
+    return RawXml(name=_local(node), xml=etree.tostring(copy, encoding="UTF-8"))
 
 
 def _dec(node):

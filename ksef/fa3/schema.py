@@ -313,21 +313,55 @@ def _explain(message, element, attribute, value_node):
             return "the %s '%s' is not a valid number" % (what, m.group(1))
         return "the %s '%s' is not a valid value (%s)" % (what, m.group(1), type_name)
     if "Missing child element(s)" in msg:
-        expected = _names(msg.split("Expected is", 1)[-1])
+        missing = _missing_required(value_node)
+        expected = missing or _names(msg.split("Expected is", 1)[-1])
         return "the %s is incomplete: %s is missing" % (
-            what, " or ".join(codes.label(n) for n in expected) or "a required element")
+            what, " and ".join(codes.label(n) for n in expected) or "a required element")
     if "This element is not expected" in msg:
         expected = _names(msg.split("Expected is", 1)[-1]) if "Expected is" in msg else []
+        parent = value_node.getparent() if value_node is not None else None
+        missing = _missing_required(parent)
+        if missing:
+            return "the %s is missing before the %s" % (" and ".join(
+                codes.label(n) for n in missing), what)
+        if expected and len(expected) < 10:
+            # libxml2 lists every element allowed here; the last one is the first required
+            return ("the %s is missing before the %s (or the elements are in the wrong order)"
+                    % (codes.label(expected[-1]), what))
         if expected:
-            return ("%s is not allowed here; expected %s (a required element may be missing or "
-                    "elements are in the wrong order)" % (what[0].upper() + what[1:], " or ".join(
-                        codes.label(n) for n in expected[:6])))
-        return "%s is not allowed here" % (what[0].upper() + what[1:])
+            return ("the %s is not allowed here (wrong order or a missing element); allowed here: "
+                    "%s ..." % (what, ", ".join(codes.label(n) for n in expected[:5])))
+        return "the %s is not allowed here" % what
     if "is not a valid value of" in msg or "[facet" in msg:
         return "the %s has an invalid value" % what
     if attribute:
         return "attribute '%s' of the %s is wrong" % (attribute, what)
     return msg
+
+
+#: mandatory children (in schema order) of the containers where they are most often forgotten
+REQUIRED_CHILDREN = {
+    "Faktura": ("Naglowek", "Podmiot1", "Podmiot2", "Fa"),
+    "Naglowek": ("KodFormularza", "WariantFormularza", "DataWytworzeniaFa"),
+    "Podmiot1": ("DaneIdentyfikacyjne", "Adres"),
+    "Podmiot2": ("DaneIdentyfikacyjne", "JST", "GV"),
+    "Fa": ("KodWaluty", "P_1", "P_2", "P_15", "Adnotacje", "RodzajFaktury"),
+    "Adnotacje": ("P_16", "P_17", "P_18", "P_18A", "Zwolnienie", "NoweSrodkiTransportu", "P_23",
+                  "PMarzy"),
+    "FaWiersz": ("NrWierszaFa",),
+    "DaneFaKorygowanej": ("DataWystFaKorygowanej", "NrFaKorygowanej"),
+    "Zamowienie": ("WartoscZamowienia", "ZamowienieWiersz"),
+}
+
+
+def _missing_required(container):
+    if container is None or not isinstance(container.tag, str):
+        return []
+    required = REQUIRED_CHILDREN.get(etree.QName(container).localname)
+    if not required:
+        return []
+    present = {etree.QName(c).localname for c in container if isinstance(c.tag, str)}
+    return [name for name in required if name not in present]
 
 
 def humanize_error(error, doc_root):
