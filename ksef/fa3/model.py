@@ -454,7 +454,7 @@ class Invoice:
     issue_date: date                              # Fa/P_1
     seller: Seller                                # Podmiot1
     buyer: Buyer                                  # Podmiot2
-    created_at: datetime | None = None            # Naglowek/DataWytworzeniaFa (required to build)
+    created_at: datetime | str | None = None      # Naglowek/DataWytworzeniaFa (required; str kept as is)
     system_info: str | None = None                # Naglowek/SystemInfo
     kind: str = "VAT"                             # Fa/RodzajFaktury
     currency: str = "PLN"                         # Fa/KodWaluty
