@@ -29,7 +29,7 @@ def metadata(inv):
         "hashOfCorrectedInvoice": inv.get("hashOfCorrectedInvoice"),
         "thirdSubjects": inv.get("thirdSubjects") or [],
     }
-    return data
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def _visible(inv, nip):

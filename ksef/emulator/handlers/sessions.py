@@ -102,7 +102,7 @@ def _finish_invoice(emu, inv, session):
     inv["invoicingMode"] = "Offline" if inv["offlineMode"] or auto_offline else "Online"
     inv["ksefNumber"] = make_ksef_number(fields["sellerNip"], warsaw_date(inv["acquisitionTs"]),
                                          secrets.token_hex(6).upper())
-    inv["permanentStorageTs"] = inv["acquisitionTs"] + 0.5
+    inv["permanentStorageTs"] = inv["acquisitionTs"]
     inv["status"] = _status(INVOICE_STATUS, 200)
     _dup_index(emu)[_dup_key(fields)] = inv["referenceNumber"]
     inv["upoLink"] = _new_link(emu, session["referenceNumber"], invoice=inv["referenceNumber"])
