@@ -18,6 +18,9 @@
         "views/res_company_views.xml",
         "views/res_config_settings_views.xml",
         "wizards/l10n_pl_ksef_connect_wizard_views.xml",
+        "data/ir_cron_import.xml",
+        "views/ksef_import_views.xml",
+        "report/ksef_invoice_visualisation.xml",
     ],
     "demo": [
         "data/l10n_pl_ksef_demo.xml",

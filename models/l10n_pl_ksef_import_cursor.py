@@ -24,7 +24,6 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 import psycopg2.errors
-
 from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError
 

@@ -1,0 +1,613 @@
+"""FA(3) purchase invoices from KSeF -> draft vendor bills.
+
+Entry point: ``account.move._l10n_pl_ksef_import_documents(company, documents)``
+(called by the import cursor, see l10n_pl_ksef_import_cursor.py) with the
+documents of one increment (``ksef.sync.IncomingInvoice``). Each document
+becomes a DRAFT bill (never posted automatically), or a visible error record.
+
+Mapping (extension hooks in brackets)
+-------------------------------------
+* vendor: by NIP, then by EU VAT number (PL + NIP); created when missing and
+  flagged ``l10n_pl_ksef_created_by_import`` [``_l10n_pl_ksef_import_partner``];
+* currency ``KodWaluty``; invoice date ``P_1``; vendor reference ``P_2``; due
+  date from ``TerminPlatnosci``; KSeF number, acquisition date (legal receipt
+  date) and hash from the KSeF metadata; paid flag from ``Platnosc/Zaplacono``;
+* lines: quantity, unit price, net amount; taxes from the ``P_12`` rate code to
+  the company's purchase taxes of the Polish chart [``_l10n_pl_ksef_import_tax``];
+  product by the learnt vendor mapping, then the vendor's product code
+  (``Indeks`` = product.supplierinfo code), GTIN (barcode), then exact name
+  [``_l10n_pl_ksef_import_product``]; the expense account comes from the
+  product, else from Odoo's per-vendor prediction, else the journal;
+* corrections (KOR*): a refund (``in_refund``) when the correction lowers the
+  amount due, a bill otherwise; linked to the corrected bill by its KSeF number;
+* the original XML is attached; "KSeF visualisation" renders it readably.
+"""
+import logging
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import psycopg2.errors
+from markupsafe import Markup
+from odoo import _, api, fields, models
+from odoo.fields import Command
+from odoo.tools import float_compare, float_round
+
+from ..ksef import errors as ksef_errors
+
+_logger = logging.getLogger(__name__)
+
+#: FA(3) P_12 code -> xml id (without the company prefix) of the l10n_pl purchase tax
+PURCHASE_TAX_XMLIDS = {
+    "23": "vz_kraj_23", "8": "vz_kraj_8", "5": "vz_kraj_5",
+    "0 KR": "vz_kraj_0", "0 WDT": "vz_kraj_0", "0 EX": "vz_kraj_0", "zw": "vz_kraj_zw",
+}
+#: P_12 codes with a percentage we may look up among the company's purchase taxes
+PERCENT_CODES = {"23": 23, "22": 22, "8": 8, "7": 7, "5": 5, "4": 4, "3": 3}
+#: totals bucket -> a representative P_12 code (bills built from totals only)
+BUCKET_CODE = {"1": "23", "2": "8", "3": "5", "4": "4", "6_1": "0 KR", "6_2": "0 WDT",
+               "6_3": "0 EX", "7": "zw", "8": "np I", "9": "np II", "10": "oo"}
+
+
+def _parse_ksef_datetime(value):
+    """KSeF metadata date-time text -> naive UTC datetime (False when missing)."""
+    if not value:
+        return False
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed.replace(microsecond=0)
+
+
+class _ImportCache:
+    """Look-ups shared by the documents of one increment."""
+
+    def __init__(self, env, company):
+        self.company = company
+        self.taxes = {}
+        self.currencies = {}
+        self.partners = {}
+        self.maps = {}
+        self.country_pl = env.ref("base.pl", raise_if_not_found=False)
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    l10n_pl_ksef_imported = fields.Boolean(
+        "Imported from KSeF", readonly=True, copy=False, index="btree_not_null")
+    l10n_pl_ksef_import_run_id = fields.Many2one(
+        "l10n_pl_ksef.import.run", string="KSeF import run", readonly=True, copy=False,
+        index="btree_not_null", ondelete="set null")
+    l10n_pl_ksef_paid = fields.Boolean(
+        "Paid according to KSeF", readonly=True, copy=False,
+        help="The vendor marked the invoice as paid (Platnosc/Zaplacono). Register the "
+             "payment in Odoo as usual; this flag is informative.")
+    l10n_pl_ksef_paid_date = fields.Date("Paid on (per invoice)", readonly=True, copy=False)
+    l10n_pl_ksef_corrected_number = fields.Char(
+        "Corrects KSeF number", readonly=True, copy=False, index="btree_not_null",
+        help="KSeF number of the invoice this correction (KOR) corrects.")
+    l10n_pl_ksef_corrected_move_id = fields.Many2one(
+        "account.move", string="Corrected bill", readonly=True, copy=False,
+        index="btree_not_null", ondelete="set null")
+    l10n_pl_ksef_correction_ids = fields.One2many(
+        "account.move", "l10n_pl_ksef_corrected_move_id", string="KSeF corrections")
+    l10n_pl_ksef_import_warning = fields.Text("KSeF import notes", readonly=True, copy=False)
+
+    _l10n_pl_ksef_number_unique = models.UniqueIndex(
+        "(company_id, l10n_pl_ksef_number, move_type) WHERE l10n_pl_ksef_number IS NOT NULL",
+        "This KSeF invoice is already in Odoo for this company.",
+    )
+
+    # ------------------------------------------------------------------
+    # buttons
+    # ------------------------------------------------------------------
+    def action_l10n_pl_ksef_open_visualisation(self):
+        self.ensure_one()
+        return self.env.ref("l10n_pl_ksef.action_report_ksef_invoice_visualisation") \
+            .report_action(self)
+
+    @api.model
+    def action_l10n_pl_ksef_import_now(self):
+        """Bills list button: import the current company's purchase invoices now."""
+        return self.env["l10n_pl_ksef.import.cursor"].action_l10n_pl_ksef_import_now()
+
+    def action_l10n_pl_ksef_open_corrected(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_window", "res_model": "account.move",
+                "res_id": self.l10n_pl_ksef_corrected_move_id.id, "view_mode": "form"}
+
+    def _l10n_pl_ksef_import_parsed(self):
+        """The attached FA(3) XML parsed into ksef.fa3 data classes (None when absent)."""
+        self.ensure_one()
+        attachment = self.sudo().l10n_pl_ksef_xml_id
+        if not attachment:
+            return None
+        from ..ksef.fa3 import parse_invoice_xml
+        return parse_invoice_xml(attachment.raw)
+
+    # ------------------------------------------------------------------
+    # import of one increment
+    # ------------------------------------------------------------------
+    @api.model
+    def _l10n_pl_ksef_import_documents(self, company, documents, run=None, responsible=None):
+        """Turn KSeF documents into draft bills; returns counters (see the run log)."""
+        Error = self.env["l10n_pl_ksef.import.error"].sudo()
+        stats = {"document_count": len(documents), "created_count": 0,
+                 "duplicate_count": 0, "error_count": 0}
+        numbers = [doc.ksef_number for doc in documents]
+        known = set(self.sudo().with_context(active_test=False).search([
+            ("company_id", "=", company.id), ("l10n_pl_ksef_number", "in", numbers),
+            ("move_type", "in", ("in_invoice", "in_refund")),
+        ]).mapped("l10n_pl_ksef_number"))
+        open_errors = {err.ksef_number: err for err in Error.search([
+            ("company_id", "=", company.id), ("ksef_number", "in", numbers)])}
+        cache = _ImportCache(self.env, company)
+        new_moves = self.browse()
+        for doc in documents:
+            if doc.ksef_number in known:
+                stats["duplicate_count"] += 1
+                continue
+            known.add(doc.ksef_number)
+            metadata = doc.metadata or {}
+            if doc.error or not doc.xml:
+                Error._l10n_pl_ksef_record(
+                    company, doc.ksef_number, "refused",
+                    doc.error or _("KSeF listed the invoice but its XML could not be "
+                                   "downloaded. Retry later."), metadata, run)
+                stats["error_count"] += 1
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    move = self._l10n_pl_ksef_create_bill(company, doc, cache, run)
+            except psycopg2.errors.UniqueViolation:
+                # stored by a concurrent run between our look-up and our insert
+                stats["duplicate_count"] += 1
+                continue
+            except ksef_errors.XMLSecurityError as exc:
+                Error._l10n_pl_ksef_record(company, doc.ksef_number, "xml", exc.message,
+                                           metadata, run)
+                stats["error_count"] += 1
+                continue
+            except ksef_errors.KSeFError as exc:
+                Error._l10n_pl_ksef_record(company, doc.ksef_number, "invalid", exc.message,
+                                           metadata, run)
+                stats["error_count"] += 1
+                continue
+            except Exception as exc:  # noqa: BLE001 - one bad invoice must not block the others
+                _logger.exception("KSeF import: document %s could not be mapped",
+                                  doc.ksef_number)
+                Error._l10n_pl_ksef_record(
+                    company, doc.ksef_number, "mapping",
+                    _("The invoice could not be turned into a bill: %(error)s. Fix the cause "
+                      "(e.g. a missing tax or currency) and press Retry.",
+                      error=str(exc) or repr(exc)), metadata, run)
+                stats["error_count"] += 1
+                continue
+            new_moves |= move
+            stats["created_count"] += 1
+            if doc.ksef_number in open_errors:
+                open_errors[doc.ksef_number].write({"state": "resolved", "move_id": move.id})
+        if new_moves:
+            self._l10n_pl_ksef_import_notify(new_moves, responsible)
+        return stats
+
+    def _l10n_pl_ksef_import_notify(self, moves, responsible):
+        """A to-do activity for the accountant on each new bill."""
+        user = responsible or (self.env.user if self.env.user._is_internal()
+                               and not self.env.user._is_superuser() else None)
+        if not user:
+            return
+        moves.with_context(mail_activity_quick_update=True).activity_schedule(
+            "mail.mail_activity_data_todo", user_id=user.id,
+            summary=_("Check the bill received from KSeF"),
+            note=_("A new purchase invoice arrived from KSeF as a draft bill. Check the "
+                   "vendor, lines and taxes, then confirm it."))
+
+    @api.model
+    def _l10n_pl_ksef_create_bill(self, company, doc, cache, run=None):
+        from ..ksef.fa3 import parse_invoice_xml
+
+        invoice = parse_invoice_xml(doc.xml)
+        vals, notes = self._l10n_pl_ksef_prepare_bill_vals(company, invoice, doc, cache)
+        if run:
+            vals["l10n_pl_ksef_import_run_id"] = run.id
+        move = self.with_company(company).with_context(
+            l10n_pl_ksef_importing=True, default_move_type=vals["move_type"],
+            mail_create_nolog=True, mail_create_nosubscribe=True,
+        ).create(vals)
+        attachment = self.env["ir.attachment"].sudo().create({
+            "name": "%s.xml" % doc.ksef_number,
+            "raw": doc.xml,
+            "mimetype": "application/xml",
+            "res_model": "account.move",
+            "res_id": move.id,
+            "company_id": company.id,
+        })
+        notes += self._l10n_pl_ksef_check_totals(move, invoice)
+        move.with_context(l10n_pl_ksef_importing=True).write({
+            "l10n_pl_ksef_xml_id": attachment.id,
+            "l10n_pl_ksef_import_warning": "\n".join(notes) or False,
+        })
+        self._l10n_pl_ksef_link_corrections(move)
+        body = Markup("<p>%s</p>") % _(
+            "Received from KSeF: %(number)s (invoice %(ref)s, acquired by KSeF on %(date)s).",
+            number=doc.ksef_number, ref=invoice.number,
+            date=move.l10n_pl_ksef_acquisition_date or "-")
+        if notes:
+            body += Markup("<ul>%s</ul>") % Markup().join(
+                Markup("<li>%s</li>") % note for note in notes)
+        move.message_post(body=body, attachment_ids=attachment.ids)
+        return move
+
+    # ------------------------------------------------------------------
+    # mapping
+    # ------------------------------------------------------------------
+    @api.model
+    def _l10n_pl_ksef_prepare_bill_vals(self, company, invoice, doc, cache):
+        """(values for account.move.create, [notes for the accountant])."""
+        notes = []
+        metadata = doc.metadata or {}
+        partner = self._l10n_pl_ksef_import_partner(company, invoice.seller, cache)
+        currency = self._l10n_pl_ksef_import_currency(invoice.currency, cache)
+        line_vals = self._l10n_pl_ksef_import_lines(company, invoice, partner, cache, notes)
+
+        total = invoice.totals.p_15 if invoice.totals and invoice.totals.p_15 is not None \
+            else None
+        if total is None:
+            total = sum((v.pop("_net") for v in line_vals), Decimal(0))
+        else:
+            for v in line_vals:
+                v.pop("_net", None)
+        move_type = "in_invoice"
+        corrected_number = False
+        if invoice.is_correction:
+            if total < 0:
+                move_type = "in_refund"
+                for v in line_vals:
+                    v["quantity"] = -v["quantity"]
+            refs = [c.ksef_number for c in (invoice.correction.invoices if invoice.correction
+                                            else []) if c.ksef_number]
+            corrected_number = refs[0] if refs else False
+            if len(refs) > 1:
+                notes.append(_("This correction concerns %(n)s invoices: %(numbers)s.",
+                               n=len(refs), numbers=", ".join(refs)))
+        vals = {
+            "move_type": move_type,
+            "company_id": company.id,
+            "partner_id": partner.id,
+            "currency_id": currency.id,
+            "invoice_date": invoice.issue_date,
+            "ref": invoice.number,
+            "l10n_pl_ksef_number": doc.ksef_number,
+            "l10n_pl_ksef_imported": True,
+            "l10n_pl_ksef_corrected_number": corrected_number,
+            "invoice_line_ids": [Command.create(v) for v in line_vals],
+        }
+        acquired = _parse_ksef_datetime(metadata.get("acquisitionDate"))
+        if acquired and "l10n_pl_ksef_acquisition_date" in self._fields:
+            if self._fields["l10n_pl_ksef_acquisition_date"].type == "date":
+                acquired = acquired.date()
+            vals["l10n_pl_ksef_acquisition_date"] = acquired
+        if metadata.get("invoiceHash") and "l10n_pl_ksef_invoice_hash" in self._fields:
+            vals["l10n_pl_ksef_invoice_hash"] = metadata["invoiceHash"]
+        payment = invoice.payment
+        if payment:
+            due = [t.due_date for t in payment.terms if t.due_date]
+            if due and move_type == "in_invoice":
+                vals["invoice_date_due"] = min(due)
+            if payment.paid or payment.partial_flag == 2:
+                vals["l10n_pl_ksef_paid"] = True
+                dates = [p.date for p in payment.partial_payments if p.date]
+                vals["l10n_pl_ksef_paid_date"] = payment.paid_date or (max(dates) if dates
+                                                                      else False)
+        if invoice.additional_info:
+            vals["narration"] = Markup("<br/>").join(
+                "%s: %s" % (info.key, info.value) for info in invoice.additional_info)
+        return vals, notes
+
+    @api.model
+    def _l10n_pl_ksef_import_partner(self, company, seller, cache):
+        """The vendor by NIP, then EU VAT number; created (and flagged) when missing."""
+        from ..ksef.nip import normalize_nip
+
+        nip = normalize_nip(seller.nip or "") if seller.nip else ""
+        if nip in cache.partners:
+            return cache.partners[nip]
+        Partner = self.env["res.partner"].sudo().with_company(company)
+        partner = Partner.browse()
+        if nip:
+            for vat in (nip, "PL" + nip):
+                partner = Partner._retrieve_partner(vat=vat, company=company)
+                if partner:
+                    break
+        if not partner:
+            partner = Partner.with_context(no_vat_validation=True).create(
+                self._l10n_pl_ksef_import_partner_vals(seller, nip, cache))
+        partner = partner.commercial_partner_id
+        cache.partners[nip] = partner
+        return partner
+
+    @api.model
+    def _l10n_pl_ksef_import_partner_vals(self, seller, nip, cache):
+        vals = {
+            "name": seller.name or (_("KSeF vendor %s", nip) if nip else _("KSeF vendor")),
+            "is_company": True,
+            "vat": ("PL" + nip) if nip else False,
+            "l10n_pl_ksef_created_by_import": True,
+            "supplier_rank": 1,
+        }
+        address = seller.address
+        country = cache.country_pl
+        if address:
+            if address.country and address.country != "PL":
+                country = self.env["res.country"].search(
+                    [("code", "=", address.country)], limit=1) or country
+            vals["street"] = address.line1 or False
+            if address.line2:
+                parts = address.line2.split(" ", 1)
+                if len(parts) == 2 and any(ch.isdigit() for ch in parts[0]):
+                    vals["zip"], vals["city"] = parts
+                else:
+                    vals["street2"] = address.line2
+        vals["country_id"] = country.id if country else False
+        contacts = seller.contacts or []
+        if contacts:
+            vals["email"] = contacts[0].email or False
+            vals["phone"] = contacts[0].phone or False
+        return vals
+
+    @api.model
+    def _l10n_pl_ksef_import_currency(self, code, cache):
+        code = (code or "PLN").upper()
+        if code not in cache.currencies:
+            currency = self.env["res.currency"].sudo().with_context(active_test=False).search(
+                [("name", "=", code)], limit=1)
+            if not currency:
+                raise ksef_errors.InvoiceValidationError(
+                    _("The invoice is in currency %s, which Odoo does not know. Add the "
+                      "currency, then retry.", code))
+            if not currency.active:
+                currency.active = True
+            cache.currencies[code] = currency
+        return cache.currencies[code]
+
+    @api.model
+    def _l10n_pl_ksef_import_tax(self, company, code, cache):
+        """The company's purchase tax for an FA(3) ``P_12`` code (empty when none fits)."""
+        if code in cache.taxes:
+            return cache.taxes[code]
+        Tax = self.env["account.tax"].sudo()
+        tax = Tax.browse()
+        xmlid = PURCHASE_TAX_XMLIDS.get(code)
+        if xmlid:
+            tax = self.env["account.chart.template"].with_company(company).ref(
+                xmlid, raise_if_not_found=False) or Tax.browse()
+            if tax and not tax.active:
+                tax = Tax.browse()
+        if not tax and code in PERCENT_CODES:
+            tax = Tax.search([
+                *Tax._check_company_domain(company), ("type_tax_use", "=", "purchase"),
+                ("amount_type", "=", "percent"), ("amount", "=", PERCENT_CODES[code]),
+                ("price_include", "=", False),
+            ], order="sequence, id", limit=1)
+        cache.taxes[code] = tax
+        return tax
+
+    @api.model
+    def _l10n_pl_ksef_import_product(self, company, partner, line):
+        """A product for an FA(3) line: vendor code, GTIN, then exact name."""
+        Product = self.env["product.product"].sudo().with_company(company)
+        if line.index:
+            info = self.env["product.supplierinfo"].sudo().search([
+                ("partner_id", "=", partner.id), ("product_code", "=", line.index),
+                ("company_id", "in", (False, company.id)),
+            ], limit=1)
+            if info:
+                return info.product_id or info.product_tmpl_id.product_variant_id
+        if line.gtin:
+            product = Product._retrieve_product(company=company, barcode=line.gtin)
+            if product:
+                return product
+        if line.name:
+            return Product.search([*Product._check_company_domain(company),
+                                   ("name", "=", line.name.split("\n", 1)[0])], limit=1)
+        return Product
+
+    @api.model
+    def _l10n_pl_ksef_import_lines(self, company, invoice, partner, cache, notes):
+        Map = self.env["l10n_pl_ksef.import.product.map"].sudo()
+        if partner.id not in cache.maps:
+            cache.maps[partner.id] = Map._l10n_pl_ksef_load(company, partner)
+        maps = cache.maps[partner.id]
+        result = []
+        qty_digits = self.env["decimal.precision"].precision_get("Product Unit")
+        for position, line in enumerate(invoice.lines, 1):
+            net = self._l10n_pl_ksef_line_net(line)
+            if net is None:
+                notes.append(_("Line %(n)s (%(name)s) has no amount and was left out.",
+                               n=line.number or position, name=line.name or "-"))
+                continue
+            sign = -1 if line.before_correction else 1
+            quantity, price = self._l10n_pl_ksef_qty_price(line, net, qty_digits)
+            name = line.name or _("Line %s", line.number or position)
+            if (quantity, price) == (1, net) and line.quantity not in (None, 1):
+                name = "%s (%s %s x %s)" % (name, line.quantity, line.unit or "",
+                                           line.unit_price_net or "")
+            if line.before_correction:
+                name = _("%s (before correction)", name)
+            values = {
+                "name": name,
+                "quantity": float(quantity) * sign,
+                "price_unit": float(price),
+                "l10n_pl_ksef_vendor_code": line.index or False,
+                "l10n_pl_ksef_gtin": line.gtin or False,
+                "l10n_pl_ksef_source_name": line.name or False,
+                "_net": net * sign,
+            }
+            self._l10n_pl_ksef_apply_line_mapping(company, partner, line, values, maps, cache,
+                                                  notes, line.number or position)
+            result.append(values)
+        if not result:
+            result = self._l10n_pl_ksef_lines_from_totals(company, invoice, cache, notes)
+        return result
+
+    @api.model
+    def _l10n_pl_ksef_apply_line_mapping(self, company, partner, line, values, maps, cache,
+                                         notes, number):
+        Map = self.env["l10n_pl_ksef.import.product.map"]
+        keys = Map._l10n_pl_ksef_line_keys(line.index, line.gtin, line.name)
+        mapping = Map._l10n_pl_ksef_find(maps, partner, keys)
+        tax = self._l10n_pl_ksef_import_tax(company, line.vat_rate, cache) \
+            if line.vat_rate else self.env["account.tax"]
+        if line.vat_rate and not tax:
+            notes.append(_("Line %(n)s: no purchase tax of the company matches the VAT rate "
+                           "code \"%(code)s\"; set the tax by hand.",
+                           n=number, code=line.vat_rate))
+        if mapping:
+            mapping.sudo().used_count += 1
+            if mapping.product_id:
+                values["product_id"] = mapping.product_id.id
+            if mapping.account_id:
+                values["account_id"] = mapping.account_id.id
+            if mapping.tax_ids or not tax:
+                tax = mapping.tax_ids
+        else:
+            product = self._l10n_pl_ksef_import_product(company, partner, line)
+            if product:
+                values["product_id"] = product.id
+        values["tax_ids"] = [Command.set(tax.ids)]
+
+    @api.model
+    def _l10n_pl_ksef_line_net(self, line):
+        if line.net_amount is not None:
+            return line.net_amount
+        if line.quantity is not None and line.unit_price_net is not None:
+            return (line.quantity * line.unit_price_net).quantize(Decimal("0.01"))
+        if line.gross_amount is not None:
+            if line.vat_amount is not None:
+                return line.gross_amount - line.vat_amount
+            from ..ksef.fa3.codes import RATE_PERCENT
+            rate = RATE_PERCENT.get(line.vat_rate or "", Decimal(0))
+            return (line.gross_amount * 100 / (100 + rate)).quantize(Decimal("0.01"))
+        return None
+
+    @api.model
+    def _l10n_pl_ksef_qty_price(self, line, net, qty_digits):
+        """(quantity, unit price) whose product is exactly the line's net amount."""
+        quantity = line.quantity
+        if not quantity:
+            return Decimal(1), net
+        if Decimal(str(float_round(float(quantity), precision_digits=qty_digits))) != quantity:
+            return Decimal(1), net
+        price = line.unit_price_net
+        if price is not None and (quantity * price).quantize(Decimal("0.01")) == net:
+            return quantity, price
+        return quantity, net / quantity
+
+    @api.model
+    def _l10n_pl_ksef_lines_from_totals(self, company, invoice, cache, notes):
+        """One line per VAT bucket when the invoice has no usable lines (e.g. advances)."""
+        from ..ksef.fa3.codes import BUCKET_LABELS
+
+        lines = []
+        buckets = invoice.totals.by_bucket() if invoice.totals else {}
+        for bucket, (net, _vat, _vat_pln) in buckets.items():
+            if not net:
+                continue
+            code = BUCKET_CODE.get(bucket)
+            tax = self._l10n_pl_ksef_import_tax(company, code, cache) if code else \
+                self.env["account.tax"]
+            lines.append({
+                "name": _("%(kind)s invoice %(number)s: %(label)s",
+                          kind=invoice.kind, number=invoice.number,
+                          label=BUCKET_LABELS.get(bucket, bucket)),
+                "quantity": 1.0,
+                "price_unit": float(net),
+                "tax_ids": [Command.set(tax.ids)],
+                "_net": net,
+            })
+        if lines:
+            notes.append(_("The invoice has no lines to import; the bill was built from its "
+                           "VAT totals per rate."))
+        elif invoice.totals and invoice.totals.p_15:
+            lines.append({"name": _("Invoice %s", invoice.number), "quantity": 1.0,
+                          "price_unit": float(invoice.totals.p_15),
+                          "tax_ids": [Command.set([])], "_net": invoice.totals.p_15})
+            notes.append(_("The invoice has neither lines nor VAT totals; the bill has one "
+                           "line with its total amount and no tax. Check it."))
+        return lines
+
+    @api.model
+    def _l10n_pl_ksef_check_totals(self, move, invoice):
+        """Notes when the bill's total differs from the invoice's P_15."""
+        if invoice.kind not in ("VAT", "KOR", "UPR") or not invoice.totals or \
+                invoice.totals.p_15 is None:
+            return []
+        expected = abs(float(invoice.totals.p_15))
+        if float_compare(abs(move.amount_total), expected,
+                         precision_rounding=move.currency_id.rounding) == 0:
+            return []
+        return [_("The bill's total %(odoo)s differs from the invoice's amount due %(ksef)s "
+                  "(P_15): check the taxes and lines before confirming.",
+                  odoo=move.amount_total, ksef=invoice.totals.p_15)]
+
+    @api.model
+    def _l10n_pl_ksef_link_corrections(self, move):
+        """Link a correction to its original and an original to corrections that came first."""
+        Move = self.sudo().with_context(l10n_pl_ksef_importing=True)
+        if move.l10n_pl_ksef_corrected_number and not move.l10n_pl_ksef_corrected_move_id:
+            original = Move.search([
+                ("company_id", "=", move.company_id.id),
+                ("l10n_pl_ksef_number", "=", move.l10n_pl_ksef_corrected_number),
+                ("move_type", "in", ("in_invoice", "in_refund")),
+            ], limit=1)
+            if original:
+                values = {"l10n_pl_ksef_corrected_move_id": original.id}
+                if move.move_type == "in_refund" and original.move_type == "in_invoice":
+                    values["reversed_entry_id"] = original.id
+                move.write(values)
+        if move.l10n_pl_ksef_number:
+            pending = Move.search([
+                ("company_id", "=", move.company_id.id),
+                ("l10n_pl_ksef_corrected_number", "=", move.l10n_pl_ksef_number),
+                ("l10n_pl_ksef_corrected_move_id", "=", False),
+            ])
+            for correction in pending:
+                values = {"l10n_pl_ksef_corrected_move_id": move.id}
+                if correction.move_type == "in_refund" and move.move_type == "in_invoice":
+                    values["reversed_entry_id"] = move.id
+                correction.write(values)
+
+
+class AccountMoveLine(models.Model):
+    _inherit = "account.move.line"
+
+    l10n_pl_ksef_vendor_code = fields.Char("Vendor product code (KSeF)", copy=False)
+    l10n_pl_ksef_gtin = fields.Char("GTIN (KSeF)", copy=False)
+    l10n_pl_ksef_source_name = fields.Char("Description on the KSeF invoice", copy=False)
+
+    def write(self, vals):
+        res = super().write(vals)
+        if not self.env.context.get("l10n_pl_ksef_importing") and \
+                {"product_id", "account_id", "tax_ids"} & set(vals):
+            lines = self.filtered(
+                lambda line: line.display_type == "product"
+                and line.move_id.l10n_pl_ksef_imported
+                and (line.l10n_pl_ksef_vendor_code or line.l10n_pl_ksef_gtin
+                     or line.l10n_pl_ksef_source_name))
+            if lines:
+                self.env["l10n_pl_ksef.import.product.map"].sudo()._l10n_pl_ksef_learn(lines)
+        return res
+
+
+class AccountJournal(models.Model):
+    _inherit = "account.journal"
+
+    def action_l10n_pl_ksef_import_now(self):
+        """Purchase journal dashboard link: import the journal company's invoices now."""
+        company = self[:1].company_id or self.env.company
+        return self.env["l10n_pl_ksef.import.cursor"].with_company(company) \
+            .action_l10n_pl_ksef_import_now()
