@@ -272,15 +272,24 @@ class L10nPlKsefConfig(models.Model):
                     port=port, error=exc.strerror or exc, param=emulator_service.PORT_PARAM)) from exc
         return environment.upper()
 
-    def _l10n_pl_ksef_new_client(self, environment=None):
-        from ..ksef.client import KSeFClient
+    @api.model
+    def _l10n_pl_ksef_client_kwargs(self):
+        """Keyword arguments for KSeFClient (timeout from ``l10n_pl_ksef.timeout``, seconds).
 
+        A single number, not a (connect, read) tuple: Odoo's test harness wraps
+        requests and only understands numeric timeouts.
+        """
         timeout = self.env["ir.config_parameter"].sudo().get_param("l10n_pl_ksef.timeout", "30")
         try:
             timeout = float(timeout)
         except ValueError:
             timeout = 30.0
-        return KSeFClient(self._l10n_pl_ksef_api_target(environment), timeout=(5, timeout))
+        return {"timeout": timeout}
+
+    def _l10n_pl_ksef_new_client(self, environment=None):
+        from ..ksef.client import KSeFClient
+
+        return KSeFClient(self._l10n_pl_ksef_api_target(environment), **self._l10n_pl_ksef_client_kwargs())
 
     def _l10n_pl_ksef_login(self, client, nip):
         """Authenticate ``client`` with the stored credential."""

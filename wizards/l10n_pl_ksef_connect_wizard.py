@@ -230,7 +230,8 @@ class L10nPlKsefConnectWizard(models.TransientModel):
         nip = self.config_id._l10n_pl_ksef_check_nip()
         url = self.config_id._l10n_pl_ksef_api_target("emulator")
         try:
-            token = bootstrap.obtain_test_token(url, nip)
+            token = bootstrap.obtain_test_token(
+                url, nip, client_kwargs=self.config_id._l10n_pl_ksef_client_kwargs())
         except ksef_errors.KSeFError as exc:
             self.config_id._l10n_pl_ksef_raise_user_error(
                 exc, action=self.env._("Obtaining a token from the local emulator"))

@@ -1,0 +1,4 @@
+from . import test_connect
+from . import test_offline
+from . import test_security
+from . import test_import_mapping

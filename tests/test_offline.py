@@ -1,0 +1,85 @@
+from datetime import datetime, timedelta, timezone
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import KsefTestCommon, b64
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefOfflineCertificate(KsefTestCommon):
+
+    def upload(self, test_cert, password="haslo-123", name="Odoo offline"):
+        wizard = self.wizard(step="offline", offline_source="upload", offline_cert_name=name,
+                             offline_cert_file=b64(test_cert.cert_pem),
+                             offline_key_file=b64(test_cert.key_pem),
+                             offline_key_password=password)
+        wizard.action_l10n_pl_ksef_save_offline()
+        return wizard
+
+    def test_upload_offline_certificate(self):
+        test_cert = self.make_cert(cert_type="Offline")
+        wizard = self.upload(test_cert)
+        config = self.config
+        self.assertTrue(config.has_offline_certificate)
+        self.assertEqual(config.offline_cert_serial, test_cert.serial)
+        self.assertEqual(config.offline_cert_name, "Odoo offline")
+        self.assertEqual(config.offline_cert_state, "valid")
+        self.assertGreater(config.offline_cert_days_left, 700)
+        self.assertIn(test_cert.serial, wizard.result_message)
+        row = self.raw_row()
+        self.assertNotIn("haslo-123", str(row))
+        self.assertTrue(row["offline_key_encrypted"].startswith("ksef1:"))
+        credentials = config._l10n_pl_ksef_get_offline_credentials()
+        self.assertEqual(credentials.serial, test_cert.serial)
+
+    def test_offline_certificate_expiring_soon(self):
+        now = datetime.now(timezone.utc)
+        test_cert = self.make_cert(cert_type="Offline", valid_from=now - timedelta(days=700),
+                                   valid_to=now + timedelta(days=20))
+        self.upload(test_cert)
+        self.assertEqual(self.config.offline_cert_state, "expiring")
+        self.assertIn("offline certificate expires", self.config.warning_message)
+
+    def test_offline_upload_refuses_authentication_certificate(self):
+        with self.assertRaises(UserError):
+            self.upload(self.make_cert(cert_type="Authentication"))
+        self.assertFalse(self.raw_row()["offline_key_encrypted"])
+
+    def test_offline_upload_wrong_password(self):
+        with self.assertRaises(UserError):
+            self.upload(self.make_cert(cert_type="Offline"), password="zle")
+        self.assertFalse(self.config.has_offline_certificate)
+
+    def test_offline_upload_expired(self):
+        now = datetime.now(timezone.utc)
+        with self.assertRaises(UserError):
+            self.upload(self.make_cert(cert_type="Offline", valid_from=now - timedelta(days=800),
+                                       valid_to=now - timedelta(days=2)))
+        self.assertFalse(self.config.has_offline_certificate)
+
+    def test_generate_offline_certificate(self):
+        self.connect_certificate()
+        wizard = self.wizard(step="offline", offline_source="generate",
+                             offline_cert_name="Odoo offline 1")
+        wizard.action_l10n_pl_ksef_save_offline()
+        config = self.config
+        self.assertTrue(config.has_offline_certificate)
+        self.assertEqual(config.offline_cert_state, "valid")
+        self.assertTrue(config.offline_cert_serial)
+        credentials = config._l10n_pl_ksef_get_offline_credentials()
+        self.assertEqual(credentials.cert_type, "Offline")
+
+    def test_generate_offline_certificate_needs_certificate_login(self):
+        self.connect_token()
+        with self.assertRaises(UserError) as caught:
+            self.wizard(step="offline", offline_source="generate",
+                        offline_cert_name="Odoo offline 1").action_l10n_pl_ksef_save_offline()
+        self.assertIn("certificate", str(caught.exception))
+        self.assertFalse(self.config.has_offline_certificate)
+
+    def test_remove_offline_certificate(self):
+        self.upload(self.make_cert(cert_type="Offline"))
+        self.config.with_user(self.manager).action_l10n_pl_ksef_remove_offline_certificate()
+        self.assertEqual(self.config.offline_cert_state, "none")
+        self.assertFalse(self.raw_row()["offline_key_encrypted"])
