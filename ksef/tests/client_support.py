@@ -1,8 +1,10 @@
 """Helpers shared by the KSeF client tests (test_client_*.py)."""
+import datetime
 import os
 import re
 import time
 import uuid
+import zoneinfo
 
 from lxml import etree
 
@@ -17,12 +19,19 @@ SAMPLE_1 = os.path.join(SHARED, "samples", "fa3", "FA_3_Przykład_1.xml")
 SELLER_NIP = "9999999999"
 
 
-def sample_invoice(invoice_number=None, path=SAMPLE_1):
-    """An official FA(3) sample with a fresh invoice number (P_2), so it is never a duplicate."""
+def today_in_poland():
+    return datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Warsaw")).date()
+
+
+def sample_invoice(invoice_number=None, path=SAMPLE_1, issue_date=None):
+    """An official FA(3) sample with a fresh invoice number (P_2), so it is never a duplicate, and
+    issued today (P_1), so KSeF does not classify it as offline."""
     with open(path, "rb") as handle:
         data = handle.read()
     number = invoice_number or "FV/TEST/%s" % uuid.uuid4().hex[:12].upper()
-    return re.sub(rb"<P_2>[^<]*</P_2>", b"<P_2>" + number.encode() + b"</P_2>", data, count=1)
+    data = re.sub(rb"<P_2>[^<]*</P_2>", b"<P_2>" + number.encode() + b"</P_2>", data, count=1)
+    issued = (issue_date or today_in_poland()).isoformat().encode()
+    return re.sub(rb"<P_1>[^<]*</P_1>", b"<P_1>" + issued + b"</P_1>", data, count=1)
 
 
 def invalid_invoice():
@@ -40,9 +49,11 @@ def make_client(url, openapi_check=None, **kwargs):
         client.slept.append(seconds)
         time.sleep(min(seconds, 0.02))
     client.sleep = client.transport.sleep = short_sleep
+    client.checked = 0          # responses validated against the OpenAPI
     if openapi_check is not None:
         def hook(response, *args, **kw):
             openapi_check(response)
+            client.checked += 1
             return response
         client.session.hooks["response"].append(hook)
     return client

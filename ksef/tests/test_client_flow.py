@@ -54,6 +54,8 @@ def test_full_flow_token_login_send_upo_close(emulator, connect):
     assert pages and all(assert_valid_upo(page) is not None for page in pages)
     client.logout()
     assert client.tokens is None
+    served = sum(emulator.counters.values())
+    assert client.checked >= 15 and client.checked <= served    # every exchange was OpenAPI-checked
 
 
 def test_schema_invalid_invoice_is_rejected_with_details(connect):
