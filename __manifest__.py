@@ -27,6 +27,4 @@
     ],
     "images": ["static/description/icon.png"],
     "post_init_hook": "_l10n_pl_ksef_post_init",
-    "installable": True,
-    "application": False,
 }

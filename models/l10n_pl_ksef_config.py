@@ -54,7 +54,7 @@ AUTH_METHODS = [
 TOKEN_HORIZON = date(2026, 12, 31)
 TOKEN_RULE_START = date(2026, 2, 1)
 OFFLINE_WARNING_DAYS = 30
-SECRET_GROUP = "l10n_pl_ksef.group_ksef_manager"
+SECRET_GROUP = "l10n_pl_ksef.group_ksef_manager"  # noqa: S105 - a group xml id, not a secret
 SECRET_FIELDS = (
     "token_encrypted", "auth_key_encrypted", "auth_key_password_encrypted",
     "offline_key_encrypted", "offline_key_password_encrypted", "session_encrypted",
@@ -70,7 +70,7 @@ class L10nPlKsefConfig(models.Model):
     _order = "company_id"
 
     company_id = fields.Many2one(
-        "res.company", string="Company", required=True, readonly=True, index=True,
+        "res.company", required=True, readonly=True, index=True,
         ondelete="cascade", default=lambda self: self.env.company)
     country_code = fields.Char(related="company_id.country_code")
     environment = fields.Selection(
@@ -557,7 +557,7 @@ class L10nPlKsefConfig(models.Model):
         """
         if not self.env.is_admin():
             raise UserError(self.env._("Only administrators can rotate the KSeF encryption key."))
-        configs = self.sudo().with_context(active_test=False).search([])
+        configs = self.sudo().search([("company_id", "!=", False)])
         plain = {config.id: {name: config._l10n_pl_ksef_secret(name) for name in SECRET_FIELDS}
                  for config in configs}
         try:

@@ -48,7 +48,6 @@ import os
 import time
 
 from cryptography.fernet import Fernet, InvalidToken
-
 from odoo.tools import config
 
 _logger = logging.getLogger(__name__)
@@ -122,7 +121,7 @@ def current_key():
             _write_key_file(path, Fernet.generate_key())
             _logger.info("KSeF: generated a new encryption key file in %s", key_directory())
         except FileExistsError:
-            pass  # another worker created it at the same moment
+            _logger.debug("KSeF: key file created by another worker at the same moment")
         except OSError as exc:
             raise VaultError(
                 "The KSeF encryption key file could not be created in %s (%s). Make the "

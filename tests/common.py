@@ -4,14 +4,15 @@ import shutil
 import tempfile
 from unittest.mock import patch
 
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.tests import new_test_user
 from odoo.tools import config
-
-from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from ..ksef import certs as ksef_certs
 
 TEST_NIP = "5265877635"
+KEY_PASSWORD = "haslo-123"  # noqa: S105 - test data
+WRONG_PASSWORD = "zle-haslo"  # noqa: S105 - test data
 OTHER_NIP = "1234563218"
 
 
@@ -72,12 +73,12 @@ class KsefTestCommon(AccountTestInvoicingCommon):
         self.wizard(token=token).action_l10n_pl_ksef_connect()
         return token
 
-    def make_cert(self, cert_type=ksef_certs.AUTHENTICATION, password="haslo-123", **kwargs):
+    def make_cert(self, cert_type=ksef_certs.AUTHENTICATION, password=KEY_PASSWORD, **kwargs):
         kwargs.setdefault("nip", TEST_NIP)
         return ksef_certs.make_test_certificate(cert_type=cert_type, key_type="ec",
                                                 key_password=password, **kwargs)
 
-    def connect_certificate(self, test_cert=None, password="haslo-123"):
+    def connect_certificate(self, test_cert=None, password=KEY_PASSWORD):
         test_cert = test_cert or self.make_cert(password=password)
         self.wizard(auth_method="certificate", auth_cert_file=b64(test_cert.cert_pem),
                     auth_cert_filename="ksef.crt", auth_key_file=b64(test_cert.key_pem),

@@ -4,7 +4,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..models import vault
-from .common import TEST_NIP, KsefTestCommon, b64
+from .common import KEY_PASSWORD, TEST_NIP, WRONG_PASSWORD, KsefTestCommon, b64
 
 
 @tagged("post_install", "-at_install", "post_install_l10n")
@@ -90,7 +90,7 @@ class TestKsefConnect(KsefTestCommon):
         self.assertTrue(config.auth_cert_valid_to > datetime.now())
         self.assertFalse(config.has_token)
         row = self.raw_row()
-        self.assertNotIn("haslo-123", str(row))
+        self.assertNotIn(KEY_PASSWORD, str(row))
         self.assertNotIn(test_cert.key_pem.decode(), str(row))
         self.assertTrue(row["auth_key_encrypted"].startswith("ksef1:"))
         client = self.company._l10n_pl_ksef_get_client()
@@ -98,8 +98,7 @@ class TestKsefConnect(KsefTestCommon):
 
     def test_wrong_key_password(self):
         with self.assertRaises(UserError) as caught:
-            self.connect_certificate(test_cert=self.make_cert(password="dobre-haslo"),
-                                     password="zle-haslo")
+            self.connect_certificate(test_cert=self.make_cert(), password=WRONG_PASSWORD)
         self.assertIn("password", str(caught.exception).lower())
         self.assertNothingStored()
 
@@ -122,7 +121,7 @@ class TestKsefConnect(KsefTestCommon):
         with self.assertRaises(UserError):
             self.wizard(auth_method="certificate", auth_cert_file=b64(first.cert_pem),
                         auth_key_file=b64(second.key_pem),
-                        auth_key_password="haslo-123").action_l10n_pl_ksef_connect()
+                        auth_key_password=KEY_PASSWORD).action_l10n_pl_ksef_connect()
         self.assertNothingStored()
 
     def test_disconnect_and_connect_again(self):

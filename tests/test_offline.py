@@ -3,13 +3,13 @@ from datetime import datetime, timedelta, timezone
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from .common import KsefTestCommon, b64
+from .common import KEY_PASSWORD, WRONG_PASSWORD, KsefTestCommon, b64
 
 
 @tagged("post_install", "-at_install", "post_install_l10n")
 class TestKsefOfflineCertificate(KsefTestCommon):
 
-    def upload(self, test_cert, password="haslo-123", name="Odoo offline"):
+    def upload(self, test_cert, password=KEY_PASSWORD, name="Odoo offline"):
         wizard = self.wizard(step="offline", offline_source="upload", offline_cert_name=name,
                              offline_cert_file=b64(test_cert.cert_pem),
                              offline_key_file=b64(test_cert.key_pem),
@@ -28,7 +28,7 @@ class TestKsefOfflineCertificate(KsefTestCommon):
         self.assertGreater(config.offline_cert_days_left, 700)
         self.assertIn(test_cert.serial, wizard.result_message)
         row = self.raw_row()
-        self.assertNotIn("haslo-123", str(row))
+        self.assertNotIn(KEY_PASSWORD, str(row))
         self.assertTrue(row["offline_key_encrypted"].startswith("ksef1:"))
         credentials = config._l10n_pl_ksef_get_offline_credentials()
         self.assertEqual(credentials.serial, test_cert.serial)
@@ -48,7 +48,7 @@ class TestKsefOfflineCertificate(KsefTestCommon):
 
     def test_offline_upload_wrong_password(self):
         with self.assertRaises(UserError):
-            self.upload(self.make_cert(cert_type="Offline"), password="zle")
+            self.upload(self.make_cert(cert_type="Offline"), password=WRONG_PASSWORD)
         self.assertFalse(self.config.has_offline_certificate)
 
     def test_offline_upload_expired(self):

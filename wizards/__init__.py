@@ -1,1 +1,1 @@
-from . import l10n_pl_ksef_connect_wizard
+from . import l10n_pl_ksef_connect_wizard  # noqa: F401 - Odoo registers models on import
