@@ -290,6 +290,8 @@ class KSeFClient:
                                         params={"pageSize": page_size},
                                         operation="list KSeF session invoices")]
 
+    list_session_invoices = session_invoices
+
     def find_invoice(self, invoice_hash, session_refs, page_size=100):
         """Does KSeF hold an invoice with this SHA-256 (Base64) in these sessions? -> InvoiceStatus|None.
 
@@ -357,6 +359,23 @@ class KSeFClient:
         status = self.session_status(session_reference_number)
         return [self.get_session_upo(session_reference_number, page.reference_number)
                 for page in status.upo_pages]
+
+    # --- invoices stored in KSeF -------------------------------------------------------------------
+    def download_invoice(self, ksef_number, max_bytes=5 * 1024 * 1024):
+        """GET /invoices/ksef/{ksefNumber} -> the invoice XML exactly as stored in KSeF (bytes).
+
+        The x-ms-meta-hash header (when present) is checked, and the XML is parsed safely.
+        """
+        response = self.call("GET", "/invoices/ksef/{ksefNumber}", path_params={"ksefNumber": ksef_number},
+                             accept="application/xml", operation="download invoice %s" % ksef_number)
+        content = response.content
+        expected = response.headers.get("x-ms-meta-hash")
+        if expected and crypto.sha256_b64(content) != expected.strip():
+            raise errors.KSeFTransportError(
+                "The invoice %s downloaded from KSeF is damaged (hash mismatch). Download it again."
+                % ksef_number, ksef_number=ksef_number)
+        xmlsafe.parse(content, max_bytes=max_bytes, what="invoice %s" % ksef_number)
+        return content
 
     # --- certificates ---------------------------------------------------------------------------
     def get_certificate_limits(self):

@@ -46,6 +46,8 @@ def test_full_flow_token_login_send_upo_close(emulator, connect):
     assert doc.findtext(".//%sSkrotDokumentu" % UPO_NS) == sent.invoice_hash
     assert client.get_invoice_upo(session.reference_number, ksef_number=status.ksef_number) == upo
 
+    assert client.download_invoice(status.ksef_number) == invoice     # byte-identical copy
+
     session.close()
     final = session.wait_until_processed(timeout=30, poll_interval=0.1)
     assert final.code == 200, final
