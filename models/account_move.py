@@ -45,7 +45,6 @@ import logging
 from datetime import timedelta
 
 from markupsafe import Markup, escape
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
@@ -290,8 +289,22 @@ class AccountMove(models.Model):
                 "Only posted customer invoices and credit notes of a company connected to KSeF can be "
                 "sent. Connect the company in Settings > Accounting > KSeF."))
         moves.filtered(lambda m: m.l10n_pl_ksef_state == "rejected")._l10n_pl_ksef_clear()
-        moves._l10n_pl_ksef_enqueue()
+        # problems are written on the invoices (banner), not raised: a raise would roll them back
+        moves._l10n_pl_ksef_enqueue(raise_on_problems=False)
         moves._l10n_pl_ksef_send_now()
+        invalid = moves.filtered(lambda m: not m.l10n_pl_ksef_state and m.l10n_pl_ksef_message)
+        if invalid:
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "warning",
+                    "sticky": True,
+                    "title": self.env._("Not sent to KSeF: fix the invoice first"),
+                    "message": "\n\n".join("%s:\n%s" % (m.name, m.l10n_pl_ksef_message) for m in invalid),
+                    "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+                },
+            }
         return True
 
     def action_l10n_pl_ksef_issue_offline(self):

@@ -39,11 +39,11 @@ from decimal import Decimal
 from odoo import api, fields, models
 from odoo.tools import float_is_zero, float_repr, html2plaintext
 
+from ..ksef.errors import InvoiceValidationError, SchemaUnavailableError
 from ..ksef.fa3 import codes as fa3_codes
 from ..ksef.fa3 import model as fa3
 from ..ksef.fa3.builder import build_invoice_xml
-from ..ksef.errors import InvoiceValidationError, SchemaUnavailableError
-from ..ksef.nip import normalize_nip, is_valid_nip
+from ..ksef.nip import is_valid_nip, normalize_nip
 
 VAT_CODE_SELECTION = [
     ("23", "23%"), ("22", "22%"), ("8", "8%"), ("7", "7%"), ("5", "5%"),
