@@ -189,3 +189,35 @@ def test_tokens_and_session_round_trip_through_dicts():
     restored = OnlineSession.from_dict(client, json.loads(json.dumps(session.to_dict())))
     assert (restored.reference_number, restored.key, restored.iv, restored.valid_until) == (
         session.reference_number, session.key, session.iv, session.valid_until)
+
+
+class _CannedAdapter(requests.adapters.BaseAdapter):
+    """A requests transport adapter answering every request with one canned response."""
+
+    def __init__(self, status, body, headers):
+        super().__init__()
+        self.answer = (status, body, headers)
+        self.sent = []
+
+    def send(self, request, **kwargs):
+        self.sent.append(request)
+        response = _response(self.answer[0], self.answer[1], headers=self.answer[2])
+        response.request, response.url = request, request.url
+        return response
+
+    def close(self):
+        pass
+
+
+def test_system_warning_is_logged_without_the_token(caplog):
+    from ksef.transport import Transport
+    adapter = _CannedAdapter(200, [], {"X-System-Warning": "[21999]: FA(2) will be refused soon"})
+    session = requests.Session()
+    session.mount("https://", adapter)
+    transport = Transport("https://ksef.invalid/v2", session=session)
+    with caplog.at_level("WARNING", logger="ksef.transport"):
+        transport.request("GET", "/tokens", token="SECRET-JWT")
+    assert "FA(2) will be refused soon" in caplog.text and "SECRET-JWT" not in caplog.text
+    sent = adapter.sent[0]
+    assert sent.headers["Authorization"] == "Bearer SECRET-JWT"
+    assert sent.headers["X-Error-Format"] == "problem-details"
