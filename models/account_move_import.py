@@ -28,7 +28,7 @@ from decimal import Decimal
 
 import psycopg2.errors
 from markupsafe import Markup
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.fields import Command
 from odoo.tools import float_compare, float_round
 
@@ -106,8 +106,9 @@ class AccountMove(models.Model):
     # ------------------------------------------------------------------
     def action_l10n_pl_ksef_open_visualisation(self):
         self.ensure_one()
+        # config=False: a rendering of the vendor's document, not of our company's layout
         return self.env.ref("l10n_pl_ksef.action_report_ksef_invoice_visualisation") \
-            .report_action(self)
+            .report_action(self, config=False)
 
     @api.model
     def action_l10n_pl_ksef_import_now(self):
@@ -155,7 +156,7 @@ class AccountMove(models.Model):
             if doc.error or not doc.xml:
                 Error._l10n_pl_ksef_record(
                     company, doc.ksef_number, "refused",
-                    doc.error or _("KSeF listed the invoice but its XML could not be "
+                    doc.error or self.env._("KSeF listed the invoice but its XML could not be "
                                    "downloaded. Retry later."), metadata, run)
                 stats["error_count"] += 1
                 continue
@@ -181,7 +182,7 @@ class AccountMove(models.Model):
                                   doc.ksef_number)
                 Error._l10n_pl_ksef_record(
                     company, doc.ksef_number, "mapping",
-                    _("The invoice could not be turned into a bill: %(error)s. Fix the cause "
+                    self.env._("The invoice could not be turned into a bill: %(error)s. Fix the cause "
                       "(e.g. a missing tax or currency) and press Retry.",
                       error=str(exc) or repr(exc)), metadata, run)
                 stats["error_count"] += 1
@@ -202,8 +203,8 @@ class AccountMove(models.Model):
             return
         moves.with_context(mail_activity_quick_update=True).activity_schedule(
             "mail.mail_activity_data_todo", user_id=user.id,
-            summary=_("Check the bill received from KSeF"),
-            note=_("A new purchase invoice arrived from KSeF as a draft bill. Check the "
+            summary=self.env._("Check the bill received from KSeF"),
+            note=self.env._("A new purchase invoice arrived from KSeF as a draft bill. Check the "
                    "vendor, lines and taxes, then confirm it."))
 
     @api.model
@@ -232,7 +233,7 @@ class AccountMove(models.Model):
             "l10n_pl_ksef_import_warning": "\n".join(notes) or False,
         })
         self._l10n_pl_ksef_link_corrections(move)
-        body = Markup("<p>%s</p>") % _(
+        body = Markup("<p>%s</p>") % self.env._(
             "Received from KSeF: %(number)s (invoice %(ref)s, acquired by KSeF on %(date)s).",
             number=doc.ksef_number, ref=invoice.number,
             date=move.l10n_pl_ksef_acquisition_date or "-")
@@ -272,7 +273,7 @@ class AccountMove(models.Model):
                                             else []) if c.ksef_number]
             corrected_number = refs[0] if refs else False
             if len(refs) > 1:
-                notes.append(_("This correction concerns %(n)s invoices: %(numbers)s.",
+                notes.append(self.env._("This correction concerns %(n)s invoices: %(numbers)s.",
                                n=len(refs), numbers=", ".join(refs)))
         vals = {
             "move_type": move_type,
@@ -333,7 +334,7 @@ class AccountMove(models.Model):
     @api.model
     def _l10n_pl_ksef_import_partner_vals(self, seller, nip, cache):
         vals = {
-            "name": seller.name or (_("KSeF vendor %s", nip) if nip else _("KSeF vendor")),
+            "name": seller.name or (self.env._("KSeF vendor %s", nip) if nip else self.env._("KSeF vendor")),
             "is_company": True,
             "vat": ("PL" + nip) if nip else False,
             "l10n_pl_ksef_created_by_import": True,
@@ -367,7 +368,7 @@ class AccountMove(models.Model):
                 [("name", "=", code)], limit=1)
             if not currency:
                 raise ksef_errors.InvoiceValidationError(
-                    _("The invoice is in currency %s, which Odoo does not know. Add the "
+                    self.env._("The invoice is in currency %s, which Odoo does not know. Add the "
                       "currency, then retry.", code))
             if not currency.active:
                 currency.active = True
@@ -427,17 +428,17 @@ class AccountMove(models.Model):
         for position, line in enumerate(invoice.lines, 1):
             net = self._l10n_pl_ksef_line_net(line)
             if net is None:
-                notes.append(_("Line %(n)s (%(name)s) has no amount and was left out.",
+                notes.append(self.env._("Line %(n)s (%(name)s) has no amount and was left out.",
                                n=line.number or position, name=line.name or "-"))
                 continue
             sign = -1 if line.before_correction else 1
             quantity, price = self._l10n_pl_ksef_qty_price(line, net, qty_digits)
-            name = line.name or _("Line %s", line.number or position)
+            name = line.name or self.env._("Line %s", line.number or position)
             if (quantity, price) == (1, net) and line.quantity not in (None, 1):
                 name = "%s (%s %s x %s)" % (name, line.quantity, line.unit or "",
                                            line.unit_price_net or "")
             if line.before_correction:
-                name = _("%s (before correction)", name)
+                name = self.env._("%s (before correction)", name)
             values = {
                 "name": name,
                 "quantity": float(quantity) * sign,
@@ -463,7 +464,7 @@ class AccountMove(models.Model):
         tax = self._l10n_pl_ksef_import_tax(company, line.vat_rate, cache) \
             if line.vat_rate else self.env["account.tax"]
         if line.vat_rate and not tax:
-            notes.append(_("Line %(n)s: no purchase tax of the company matches the VAT rate "
+            notes.append(self.env._("Line %(n)s: no purchase tax of the company matches the VAT rate "
                            "code \"%(code)s\"; set the tax by hand.",
                            n=number, code=line.vat_rate))
         if mapping:
@@ -521,7 +522,7 @@ class AccountMove(models.Model):
             tax = self._l10n_pl_ksef_import_tax(company, code, cache) if code else \
                 self.env["account.tax"]
             lines.append({
-                "name": _("%(kind)s invoice %(number)s: %(label)s",
+                "name": self.env._("%(kind)s invoice %(number)s: %(label)s",
                           kind=invoice.kind, number=invoice.number,
                           label=BUCKET_LABELS.get(bucket, bucket)),
                 "quantity": 1.0,
@@ -530,13 +531,13 @@ class AccountMove(models.Model):
                 "_net": net,
             })
         if lines:
-            notes.append(_("The invoice has no lines to import; the bill was built from its "
+            notes.append(self.env._("The invoice has no lines to import; the bill was built from its "
                            "VAT totals per rate."))
         elif invoice.totals and invoice.totals.p_15:
-            lines.append({"name": _("Invoice %s", invoice.number), "quantity": 1.0,
+            lines.append({"name": self.env._("Invoice %s", invoice.number), "quantity": 1.0,
                           "price_unit": float(invoice.totals.p_15),
                           "tax_ids": [Command.set([])], "_net": invoice.totals.p_15})
-            notes.append(_("The invoice has neither lines nor VAT totals; the bill has one "
+            notes.append(self.env._("The invoice has neither lines nor VAT totals; the bill has one "
                            "line with its total amount and no tax. Check it."))
         return lines
 
@@ -550,7 +551,7 @@ class AccountMove(models.Model):
         if float_compare(abs(move.amount_total), expected,
                          precision_rounding=move.currency_id.rounding) == 0:
             return []
-        return [_("The bill's total %(odoo)s differs from the invoice's amount due %(ksef)s "
+        return [self.env._("The bill's total %(odoo)s differs from the invoice's amount due %(ksef)s "
                   "(P_15): check the taxes and lines before confirming.",
                   odoo=move.amount_total, ksef=invoice.totals.p_15)]
 

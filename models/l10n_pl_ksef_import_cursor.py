@@ -24,7 +24,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 import psycopg2.errors
-from odoo import _, api, fields, models, modules
+from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
 
 from ..ksef import errors as ksef_errors
@@ -188,16 +188,16 @@ class L10nPlKsefImportCursor(models.Model):
         company = self.env.company
         if not self.env.user.has_group("l10n_pl_ksef.group_ksef_user") and \
                 not self.env.user.has_group("account.group_account_invoice"):
-            raise UserError(_("You are not allowed to import invoices from KSeF."))
+            raise UserError(self.env._("You are not allowed to import invoices from KSeF."))
         result = self._l10n_pl_ksef_get(company)._l10n_pl_ksef_run(
-            trigger="manual", user=self.env.user)
+            trigger="manual", run_user=self.env.user)
         level = {"done": "success", "partial": "info", "skipped": "warning"}.get(
             result["state"], "danger")
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Import from KSeF"),
+                "title": self.env._("Import from KSeF"),
                 "message": result["message"],
                 "type": level,
                 "sticky": level == "danger",
@@ -208,7 +208,7 @@ class L10nPlKsefImportCursor(models.Model):
     # ------------------------------------------------------------------
     # the run
     # ------------------------------------------------------------------
-    def _l10n_pl_ksef_run(self, trigger="cron", user=None, client=None):
+    def _l10n_pl_ksef_run(self, trigger="cron", run_user=None, client=None):
         """Import everything new for this cursor. Returns {"state", "message", "run"}.
 
         ``client``: an authenticated ksef.client.KSeFClient (default: the company's).
@@ -217,14 +217,14 @@ class L10nPlKsefImportCursor(models.Model):
         cursor = self.sudo()
         company = cursor.company_id
         if not cursor._l10n_pl_ksef_try_lock():
-            message = _("Another KSeF import for %(company)s is running; nothing was done. "
+            message = self.env._("Another KSeF import for %(company)s is running; nothing was done. "
                         "Its bills will appear when it finishes.", company=company.display_name)
             _logger.info("KSeF import for company %s skipped: cursor locked", company.id)
             return {"state": "skipped", "message": message, "run": None}
 
         now = fields.Datetime.now()
         if cursor.next_run_after and cursor.next_run_after > now:
-            message = _("KSeF allows the next download for %(company)s at %(when)s UTC "
+            message = self.env._("KSeF allows the next download for %(company)s at %(when)s UTC "
                         "(minimum interval between imports, or KSeF asked to wait). "
                         "Try again then; the scheduled import will do it automatically.",
                         company=company.display_name, when=cursor.next_run_after)
@@ -232,14 +232,14 @@ class L10nPlKsefImportCursor(models.Model):
 
         run = self.env["l10n_pl_ksef.import.run"].sudo().create({
             "company_id": company.id, "cursor_id": cursor.id, "trigger": trigger,
-            "subject_type": cursor.subject_type, "user_id": (user or self.env.user).id,
+            "subject_type": cursor.subject_type, "user_id": (run_user or self.env.user).id,
             "checkpoint_from": cursor.checkpoint_date,
         })
         cursor.write({"last_run_at": now, "last_run_id": run.id,
                       "next_run_after": now + cursor._l10n_pl_ksef_min_interval()})
         cursor._l10n_pl_ksef_commit()  # the interval counts even if the run fails below
 
-        responsible = cursor._l10n_pl_ksef_responsible(user)
+        responsible = cursor._l10n_pl_ksef_responsible(run_user)
         result = cursor._l10n_pl_ksef_run_increments(run, client, responsible)
         run.write({"finished_at": fields.Datetime.now(), "state": result["state"],
                    "message": result["message"],
@@ -264,9 +264,13 @@ class L10nPlKsefImportCursor(models.Model):
             return client
         return self.company_id.sudo()._l10n_pl_ksef_get_client()
 
-    def _l10n_pl_ksef_run_increments(self, run, client, responsible):
+    def _l10n_pl_ksef_fetch_increment(self, client, checkpoint):
+        """One increment from ``checkpoint`` (ksef.sync.fetch_increment; PermanentStorage dates)."""
         from ..ksef.sync import fetch_increment
 
+        return fetch_increment(client, subject_type=self.subject_type, checkpoint=checkpoint)
+
+    def _l10n_pl_ksef_run_increments(self, run, client, responsible):
         company = self.company_id
         Move = self.env["account.move"].sudo().with_company(company)
         totals = {"increment_count": 0, "document_count": 0, "created_count": 0,
@@ -277,13 +281,12 @@ class L10nPlKsefImportCursor(models.Model):
             client = self._l10n_pl_ksef_client_for_run(client)
             for number in range(self._l10n_pl_ksef_max_increments()):
                 if number and not self._l10n_pl_ksef_try_lock():
-                    state, message = "skipped", _("Another import took over; stopped here.")
+                    state, message = "skipped", self.env._("Another import took over; stopped here.")
                     break
                 checkpoint = _from_iso(self.checkpoint) or (
                     self.start_date or fields.Datetime.now() - timedelta(days=30)
                 ).replace(tzinfo=timezone.utc)
-                increment = fetch_increment(client, subject_type=self.subject_type,
-                                            checkpoint=checkpoint)
+                increment = self._l10n_pl_ksef_fetch_increment(client, checkpoint)
                 with self.env.cr.savepoint():
                     stats = Move._l10n_pl_ksef_import_documents(
                         company, increment.invoices, run=run, responsible=responsible)
@@ -299,7 +302,7 @@ class L10nPlKsefImportCursor(models.Model):
                 state = "partial"
                 soon = fields.Datetime.now() + self._l10n_pl_ksef_min_interval()
                 self._l10n_pl_ksef_trigger_cron(soon)
-                message = _("More invoices are waiting in KSeF; the import continues at "
+                message = self.env._("More invoices are waiting in KSeF; the import continues at "
                             "%(when)s UTC.", when=soon)
         except ksef_errors.KSeFRateLimited as exc:
             wait = int(exc.retry_after or 60)
@@ -307,28 +310,29 @@ class L10nPlKsefImportCursor(models.Model):
             self.write({"next_run_after": max(when, self.next_run_after or when)})
             self._l10n_pl_ksef_trigger_cron(self.next_run_after)
             state = "rate_limited"
-            message = _("KSeF asked to slow down (HTTP 429); the import continues "
+            message = self.env._("KSeF asked to slow down (HTTP 429); the import continues "
                         "automatically at %(when)s UTC. Nothing was lost.",
                         when=self.next_run_after)
         except (ksef_errors.KSeFError, UserError) as exc:
             state = "failed"
             text = getattr(exc, "message", None) or str(exc)
-            message = _("The import from KSeF stopped: %(error)s The invoices imported so far "
+            message = self.env._("The import from KSeF stopped: %(error)s The invoices imported so far "
                         "are kept; the next run continues from the same point.", error=text)
             _logger.warning("KSeF import for company %s failed: %s", company.id, text)
         except Exception as exc:  # noqa: BLE001 - logged with traceback, shown on the run
             state = "failed"
+            self.env.invalidate_all()  # the failed increment was rolled back to its savepoint
             _logger.exception("KSeF import for company %s failed unexpectedly", company.id)
-            message = _("The import from KSeF stopped on an unexpected error (%(error)s). "
+            message = self.env._("The import from KSeF stopped on an unexpected error (%(error)s). "
                         "Nothing after the last stored invoice was skipped; the next run "
                         "continues from the same point. If it repeats, send the server log "
                         "to your administrator.", error=repr(exc)[:300])
         if not message:
-            message = _("%(created)s new bill(s), %(dup)s already imported, "
+            message = self.env._("%(created)s new bill(s), %(dup)s already imported, "
                         "%(err)s refused document(s).", created=totals["created_count"],
                         dup=totals["duplicate_count"], err=totals["error_count"])
         elif state not in ("done", "partial"):
-            message += " " + _("So far: %(created)s new bill(s), %(err)s refused.",
+            message += " " + self.env._("So far: %(created)s new bill(s), %(err)s refused.",
                                created=totals["created_count"], err=totals["error_count"])
         return {"state": state, "message": message, "counts": totals}
 
@@ -348,7 +352,7 @@ class L10nPlKsefImportCursor(models.Model):
             document = IncomingInvoice(ksef_number=error.ksef_number, metadata=metadata, xml=xml,
                                        error=None)
         except ksef_errors.KSeFRateLimited as exc:
-            raise UserError(_("KSeF asked to wait %(seconds)s seconds; try again then.",
+            raise UserError(self.env._("KSeF asked to wait %(seconds)s seconds; try again then.",
                               seconds=exc.retry_after or 60)) from exc
         except ksef_errors.KSeFError as exc:
             document = IncomingInvoice(ksef_number=error.ksef_number, metadata=metadata, xml=None,

@@ -8,7 +8,7 @@ reason and what to do, and can be retried once the cause is fixed.
 import json
 import logging
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 _logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class L10nPlKsefImportRun(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Bills imported from KSeF"),
+            "name": self.env._("Bills imported from KSeF"),
             "res_model": "account.move",
             "view_mode": "list,form",
             "domain": [("l10n_pl_ksef_import_run_id", "=", self.id)],
@@ -128,6 +128,6 @@ class L10nPlKsefImportError(models.Model):
 
     def unlink(self):
         if any(rec.state == "open" for rec in self) and not self.env.is_superuser():
-            raise UserError(_("A refused KSeF document must be checked (retried or marked "
+            raise UserError(self.env._("A refused KSeF document must be checked (retried or marked "
                               "resolved) before its record can be deleted."))
         return super().unlink()

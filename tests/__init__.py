@@ -4,3 +4,4 @@ from . import test_security
 from . import test_import_mapping
 from . import test_fa3_mapping
 from . import test_send_online
+from . import test_import_cursor
