@@ -17,10 +17,16 @@ import argparse
 import os
 import sys
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from . import bootstrap, crypto, environments
+from lxml import etree
+
+from . import bootstrap, crypto, environments, xmlsafe
 from .client import KSeFClient
 from .errors import KSeFError
+
+FA3_NS = "http://crd.gov.pl/wzor/2025/06/25/13775/"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "ksef"))
@@ -30,6 +36,22 @@ DEFAULT_SCHEMAS = os.path.join(SHARED, "schemas", "FA")
 
 def _say(text):
     print(text, flush=True)
+
+
+def issue_today(invoice):
+    """The sample with P_1 = today (Polish time) and a unique number P_2.
+
+    KSeF classifies an invoice whose issue date P_1 is earlier than the day it
+    is sent as issued offline; sending an old sample as-is would show that.
+    The unique number keeps a persistent emulator from reporting a duplicate.
+    """
+    root = xmlsafe.parse(invoice, what="sample invoice")
+    now = datetime.now(ZoneInfo("Europe/Warsaw"))
+    fa = root.find("{%s}Fa" % FA3_NS)
+    fa.find("{%s}P_1" % FA3_NS).text = now.strftime("%Y-%m-%d")
+    number = fa.find("{%s}P_2" % FA3_NS)
+    number.text = "%s/DEMO/%s" % (number.text, now.strftime("%H%M%S%f"))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def run(url=None, nip="9999999999", invoice_path=DEFAULT_INVOICE, out_dir="demo-output",
@@ -45,7 +67,7 @@ def run(url=None, nip="9999999999", invoice_path=DEFAULT_INVOICE, out_dir="demo-
             url, " (FA(3) XSD validation on)" if schema_dir else ""))
     try:
         with open(invoice_path, "rb") as handle:
-            invoice = handle.read()
+            invoice = issue_today(handle.read())
         env = environments.custom(url)
         started = time.monotonic()
 
@@ -62,7 +84,7 @@ def run(url=None, nip="9999999999", invoice_path=DEFAULT_INVOICE, out_dir="demo-
         session = client.open_online_session()
         _say("   session %s" % session.reference_number)
 
-        _say("4. Sending %s (%d bytes, SHA-256 %s) ..." % (
+        _say("4. Sending %s, issued today (%d bytes, SHA-256 %s) ..." % (
             os.path.basename(invoice_path), len(invoice), crypto.sha256_b64(invoice)))
         sent = session.send_invoice(invoice)
         _say("   invoice reference %s" % sent.reference_number)

@@ -124,6 +124,9 @@ def too_many_requests(req, retry_after):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "KSeFEmulator/2.0"
+    # headers and body go out in separate writes; without TCP_NODELAY every answer
+    # waits for the client's delayed ACK (~40 ms on loopback)
+    disable_nagle_algorithm = True
     emulator = None  # set on the subclass made per server
 
     def log_message(self, fmt, *args):  # no request logging (URLs may carry nothing secret,
