@@ -131,7 +131,8 @@ class L10nPlKsefImportCursor(models.Model):
                 self.env.cr.execute(
                     "SELECT id FROM l10n_pl_ksef_import_cursor WHERE id = %s FOR UPDATE NOWAIT",
                     [self.id])
-        except psycopg2.errors.LockNotAvailable:
+        except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
+            # held by another run, or changed by a run that committed after our snapshot
             return False
         self.invalidate_recordset()  # read what the other run may have committed
         return True
@@ -279,8 +280,9 @@ class L10nPlKsefImportCursor(models.Model):
         message = ""
         try:
             client = self._l10n_pl_ksef_client_for_run(client)
-            for number in range(self._l10n_pl_ksef_max_increments()):
-                if number and not self._l10n_pl_ksef_try_lock():
+            for _number in range(self._l10n_pl_ksef_max_increments()):
+                # every commit releases the row lock: take it again before each increment
+                if not self._l10n_pl_ksef_try_lock():
                     state, message = "skipped", self.env._("Another import took over; stopped here.")
                     break
                 checkpoint = _from_iso(self.checkpoint) or (

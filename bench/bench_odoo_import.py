@@ -1,0 +1,149 @@
+"""Benchmark: import N purchase invoices from the KSeF emulator into Odoo as draft bills.
+
+Reports API requests per 1,000 invoices (target <= 20), HTTP 429 answers (target 0),
+wall time and peak memory (RSS), then checks 0 missed / 0 duplicated, and finally runs
+two imports AT THE SAME TIME on separate database connections (two cron workers) and
+checks that one of them stands aside and nothing is duplicated.
+
+Run (a database with l10n_pl_ksef installed; it gets a bench company, commits data):
+
+    cd /tmp && /opt/odoo/venv/bin/python /work/main/bench/bench_odoo_import.py \
+        -d ksef_imp_bench --addons-path=/opt/odoo/odoo/addons,/opt/odoo/odoo/odoo/addons,/tmp/ksef_addons \
+        --count 10000 [--rate-limits PRD]
+
+Needs the core's ``ksef.sync.fetch_increment`` and ``Emulator.seed_incoming_invoices``.
+"""
+import argparse
+import resource
+import sys
+import threading
+import time
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10000)
+    parser.add_argument("--rate-limits", default="PRD", help="emulator limits: off|TEST|PRD")
+    parser.add_argument("--nip", default="5265877635")
+    args, odoo_args = parser.parse_known_args(argv)
+
+    import odoo
+    from odoo import api
+    from odoo.modules.registry import Registry
+    from odoo.tools import config
+
+    config.parse_config(odoo_args)
+    dbname = config["db_name"]
+    dbname = dbname[0] if isinstance(dbname, list) else dbname
+    registry = Registry(dbname)
+
+    from odoo.addons.l10n_pl_ksef.ksef.client import KSeFClient
+    from odoo.addons.l10n_pl_ksef.ksef.emulator import Emulator
+
+    emulator = Emulator(rate_limits=args.rate_limits)
+    url = emulator.start(host="127.0.0.1", port=0)
+    token = emulator.make_ksef_token(args.nip)
+
+    def new_client():
+        client = KSeFClient(url)
+        client.authenticate_with_token(args.nip, token)
+        return client
+
+    with registry.cursor() as cr:
+        env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+        company = env["res.company"].search([("name", "=", "KSeF import bench")], limit=1)
+        if not company:
+            company = env["res.company"].create({
+                "name": "KSeF import bench", "country_id": env.ref("base.pl").id,
+                "vat": "PL" + args.nip})
+            env["account.chart.template"].try_loading("pl", company, install_demo=False)
+        cursor = env["l10n_pl_ksef.import.cursor"]._l10n_pl_ksef_get(company)
+        cursor.write({"start_date": "2020-01-01 00:00:00"})
+        env["ir.config_parameter"].sudo().set_param(
+            "l10n_pl_ksef.import_max_increments_per_run", "1000")
+        company_id, cursor_id = company.id, cursor.id
+        cr.commit()
+
+    print("seeding %d invoices ..." % args.count, flush=True)
+    numbers = emulator.seed_incoming_invoices(args.nip, args.count, lines=3)
+    emulator.advance_hwm()
+    emulator.reset_counters()
+
+    client = new_client()
+    auth_requests = sum(emulator.counters.values())
+    started = time.monotonic()
+    states = []
+    with registry.cursor() as cr:
+        env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+        cursor = env["l10n_pl_ksef.import.cursor"].browse(cursor_id)
+        for _attempt in range(50):
+            cursor.next_run_after = False  # the bench does not wait 15 minutes between runs
+            result = cursor._l10n_pl_ksef_run(client=client)
+            states.append(result["state"])
+            if result["state"] == "done":
+                break
+            if result["state"] == "rate_limited":
+                time.sleep(min(60, max(1, (cursor.next_run_after - odoo.fields.Datetime.now())
+                                       .total_seconds())))
+        cr.commit()
+    wall = time.monotonic() - started
+    counters = dict(emulator.counters)
+    requests = sum(counters.values()) - auth_requests
+    too_many = sum(v for k, v in getattr(emulator, "status_counters", {}).items()
+                   if str(k).startswith("429")) if hasattr(emulator, "status_counters") \
+        else states.count("rate_limited")
+
+    with registry.cursor() as cr:
+        env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+        bills = env["account.move"].search([("company_id", "=", company_id),
+                                            ("l10n_pl_ksef_imported", "=", True)])
+        got = bills.mapped("l10n_pl_ksef_number")
+    missed = len(set(numbers) - set(got))
+    duplicated = len(got) - len(set(got))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+    print("invoices           %d" % args.count)
+    print("runs               %s" % states)
+    print("API requests       %d (%.1f per 1,000 invoices; target <= 20)"
+          % (requests, requests * 1000.0 / max(args.count, 1)))
+    print("by operation       %s" % counters)
+    print("HTTP 429           %d (target 0)" % too_many)
+    print("wall time          %.1f s (%.1f invoices/s)" % (wall, args.count / max(wall, 1e-9)))
+    print("peak memory (RSS)  %.0f MB" % peak_mb)
+    print("missed             %d" % missed)
+    print("duplicated         %d" % duplicated)
+
+    # two cron workers at the same moment, each with its own connection
+    more = emulator.seed_incoming_invoices(args.nip, 200)
+    emulator.advance_hwm()
+    outcomes = []
+    barrier = threading.Barrier(2)
+
+    def worker():
+        with registry.cursor() as cr:
+            env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+            cursor = env["l10n_pl_ksef.import.cursor"].browse(cursor_id)
+            cursor.next_run_after = False
+            cr.commit()
+            barrier.wait()
+            outcomes.append(cursor._l10n_pl_ksef_run(client=new_client())["state"])
+            cr.commit()
+
+    threads = [threading.Thread(target=worker) for _i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with registry.cursor() as cr:
+        env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+        got = env["account.move"].search([("company_id", "=", company_id),
+                                          ("l10n_pl_ksef_imported", "=", True)]) \
+            .mapped("l10n_pl_ksef_number")
+    print("two runs at once   %s; missed %d, duplicated %d"
+          % (sorted(outcomes), len(set(numbers + more) - set(got)), len(got) - len(set(got))))
+    emulator.stop()
+    return 0 if not missed and not duplicated else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
