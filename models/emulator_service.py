@@ -55,14 +55,17 @@ def _schema_dir():
     return candidate if os.path.isdir(candidate) else None
 
 
-def ensure_running(port):
-    """Make sure an emulator answers on 127.0.0.1:port; return its API base URL."""
+def ensure_running(port, directory=None):
+    """Make sure an emulator answers on 127.0.0.1:port; return its API base URL.
+
+    ``directory`` holds the emulator's SQLite state (default: the data directory).
+    """
     with _lock:
         if port in _emulators or is_listening(port):
             return emulator_url(port)
         from ..ksef.emulator import Emulator
 
-        directory = os.path.join(config["data_dir"], "l10n_pl_ksef")
+        directory = directory or os.path.join(config["data_dir"], "l10n_pl_ksef")
         os.makedirs(directory, mode=0o700, exist_ok=True)
         emulator = Emulator(schema_dir=_schema_dir(),
                             db_path=os.path.join(directory, "emulator.sqlite"),
@@ -71,3 +74,11 @@ def ensure_running(port):
         _emulators[port] = emulator
         _logger.info("KSeF: local emulator started at %s", url)
         return url
+
+
+def stop(port):
+    """Stop the emulator this process started on ``port`` (if any)."""
+    with _lock:
+        emulator = _emulators.pop(port, None)
+    if emulator is not None:
+        emulator.stop()

@@ -65,6 +65,7 @@ ACCESS_MARGIN = 60
 
 class L10nPlKsefConfig(models.Model):
     _name = "l10n_pl_ksef.config"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _description = "KSeF settings of a company"
     _rec_name = "company_id"
     _order = "company_id"
@@ -432,6 +433,11 @@ class L10nPlKsefConfig(models.Model):
             })
         self.sudo().with_context(l10n_pl_ksef_prod_confirmed=True).write(vals)
         self._l10n_pl_ksef_save_session(client)
+        env_label = dict(self._fields["environment"]._description_selection(self.env))[environment]
+        method_label = dict(self._fields["auth_method"]._description_selection(self.env))[method]
+        self.sudo().message_post(body=self.env._(
+            "Connected to KSeF (%(env)s, NIP %(nip)s) with: %(method)s, by %(user)s.",
+            env=env_label, nip=nip, method=method_label, user=self.env.user.name))
 
     def _l10n_pl_ksef_store_offline_certificate(self, credentials, name, key_bytes, key_password):
         self.ensure_one()
@@ -446,6 +452,10 @@ class L10nPlKsefConfig(models.Model):
             "offline_cert_valid_to": _naive(credentials.valid_to),
             "has_offline_certificate": True,
         })
+        self.sudo().message_post(body=self.env._(
+            "Offline certificate %(serial)s stored (valid until %(date)s), by %(user)s.",
+            serial=credentials.serial, date=fields.Datetime.to_string(_naive(credentials.valid_to)),
+            user=self.env.user.name))
 
     @api.model
     def _l10n_pl_ksef_auth_reset_vals(self):
@@ -535,6 +545,9 @@ class L10nPlKsefConfig(models.Model):
             vals.update({"state": "not_connected", "auth_method": False, "connected_nip": False,
                          "session_encrypted": False, "last_error": False})
             config.write(vals)
+            config.message_post(body=self.env._(
+                "Disconnected from KSeF by %(user)s; the stored token, certificate and keys were "
+                "removed.", user=self.env.user.name))
         return True
 
     def action_l10n_pl_ksef_remove_offline_certificate(self):
@@ -546,6 +559,56 @@ class L10nPlKsefConfig(models.Model):
             "has_offline_certificate": False,
         })
         return True
+
+    # --- expiry warnings ---------------------------------------------------------------
+
+    def _l10n_pl_ksef_expiry_warnings(self, today=None):
+        """``[(summary, note)]`` of the credentials expiring within 30 days (or expired)."""
+        self.ensure_one()
+        today = today or fields.Date.context_today(self)
+        limit = today + timedelta(days=OFFLINE_WARNING_DAYS)
+        warnings = []
+        if self.has_offline_certificate and self.offline_cert_valid_to \
+                and self.offline_cert_valid_to.date() <= limit:
+            warnings.append((self.env._("KSeF offline certificate expires on %(date)s",
+                                        date=fields.Date.to_string(self.offline_cert_valid_to)),
+                             self.env._("Obtain a new offline certificate (Offline certificate button).")))
+        if self.state == "connected" and self.auth_method == "certificate" \
+                and self.auth_cert_valid_to and self.auth_cert_valid_to.date() <= limit:
+            warnings.append((self.env._("KSeF authentication certificate expires on %(date)s",
+                                        date=fields.Date.to_string(self.auth_cert_valid_to)),
+                             self.env._("Request a new certificate in the KSeF application and "
+                                        "connect again.")))
+        if self.state == "connected" and self.auth_method == "token" and TOKEN_HORIZON <= limit:
+            warnings.append((self.env._("KSeF token stops working on %(date)s",
+                                        date=TOKEN_HORIZON.strftime("%Y-%m-%d")),
+                             self.env._("Connect with a KSeF certificate before the token stops "
+                                        "working.")))
+        return warnings
+
+    def _l10n_pl_ksef_manager_users(self):
+        self.ensure_one()
+        group = self.env.ref(SECRET_GROUP)
+        return group.sudo().all_user_ids.filtered(
+            lambda user: not user.share and user.active and self.company_id in user.company_ids
+            and user.id != self.env.ref("base.user_root").id)
+
+    @api.model
+    def _cron_l10n_pl_ksef_check_expiry(self):
+        """Daily: schedule a warning activity for the KSeF managers 30 days before expiry."""
+        activity_type = self.env.ref("mail.mail_activity_data_warning", raise_if_not_found=False)
+        for config in self.sudo().search([("company_id", "!=", False)]):
+            users = config._l10n_pl_ksef_manager_users()
+            if not users:
+                continue
+            existing = set(config.activity_ids.mapped("summary"))
+            for summary, note in config._l10n_pl_ksef_expiry_warnings():
+                if summary in existing:
+                    continue
+                config.activity_schedule(
+                    activity_type_id=activity_type.id if activity_type else False,
+                    summary=summary, note=note, user_id=users[0].id,
+                    date_deadline=fields.Date.context_today(config))
 
     # --- key rotation ---------------------------------------------------------------
 

@@ -1,3 +1,4 @@
+import os
 from datetime import date, datetime, timedelta, timezone
 
 from odoo.exceptions import UserError
@@ -162,3 +163,25 @@ class TestKsefConnect(KsefTestCommon):
         company = self.env["res.company"].create({"name": "Nowa sp. z o.o."})
         self.assertEqual(company._l10n_pl_ksef_get_config().environment, "test")
         self.assertEqual(company.l10n_pl_ksef_state, "not_connected")
+
+    def test_emulator_started_in_process(self):
+        """Evaluation mode with nothing on the port: Odoo starts its own emulator (SQLite state)."""
+        import shutil
+        import socket
+        import tempfile
+
+        from ..models import emulator_service
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        directory = tempfile.mkdtemp(prefix="l10n_pl_ksef_emu_")
+        self.addCleanup(shutil.rmtree, directory, True)
+        url = emulator_service.ensure_running(port, directory=directory)
+        self.addCleanup(emulator_service.stop, port)
+        self.assertTrue(emulator_service.is_listening(port))
+        self.assertEqual(emulator_service.ensure_running(port), url)  # reused, not restarted
+        self.env["ir.config_parameter"].sudo().set_param("l10n_pl_ksef.emulator_port", port)
+        self.wizard().action_l10n_pl_ksef_use_emulator()
+        self.assertEqual(self.config.state, "connected")
+        self.assertTrue(os.path.exists(os.path.join(directory, "emulator.sqlite")))

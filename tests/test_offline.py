@@ -83,3 +83,17 @@ class TestKsefOfflineCertificate(KsefTestCommon):
         self.config.with_user(self.manager).action_l10n_pl_ksef_remove_offline_certificate()
         self.assertEqual(self.config.offline_cert_state, "none")
         self.assertFalse(self.raw_row()["offline_key_encrypted"])
+
+    def test_expiry_activity_for_managers(self):
+        now = datetime.now(timezone.utc)
+        self.upload(self.make_cert(cert_type="Offline", valid_from=now - timedelta(days=700),
+                                   valid_to=now + timedelta(days=10)))
+        Config = self.env["l10n_pl_ksef.config"]
+        Config._cron_l10n_pl_ksef_check_expiry()
+        activities = self.config.activity_ids.filtered(lambda a: "offline certificate" in a.summary)
+        self.assertEqual(len(activities), 1)
+        self.assertEqual(activities.user_id, self.manager)
+        Config._cron_l10n_pl_ksef_check_expiry()  # no duplicate
+        self.assertEqual(len(self.config.activity_ids.filtered(
+            lambda a: "offline certificate" in a.summary)), 1)
+        self.assertIn("Offline certificate", self.config.message_ids[0].body)
