@@ -290,7 +290,15 @@ class KSeFClient:
                                         params={"pageSize": page_size},
                                         operation="list KSeF session invoices")]
 
-    list_session_invoices = session_invoices
+    def list_session_invoices(self, session_reference_number, failed_only=False, page_size=1000):
+        """All invoices (or only the failed ones) of a session, 1000 per request -> [InvoiceStatus]."""
+        return self.session_invoices(session_reference_number, page_size=page_size, failed=failed_only)
+
+    # --- batch sessions (ksef/batch.py) ------------------------------------------------------
+    def send_batch(self, invoices, offline_mode=False, **kwargs):
+        """Send {file name: XML bytes} in one batch session -> batch.BatchResult (see ksef.batch)."""
+        from .batch import send_batch
+        return send_batch(self, invoices, offline_mode=offline_mode, **kwargs)
 
     def find_invoice(self, invoice_hash, session_refs, page_size=100):
         """Does KSeF hold an invoice with this SHA-256 (Base64) in these sessions? -> InvoiceStatus|None.
