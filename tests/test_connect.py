@@ -33,6 +33,21 @@ class TestKsefConnect(KsefTestCommon):
             [("config_id", "=", config.id)])
         self.assertFalse(wizard_rows.token_vault)
 
+    def test_wizard_secrets_are_write_only(self):
+        token = self.emulator.make_ksef_token(TEST_NIP)
+        wizard = self.wizard(token=token)
+        self.assertFalse(wizard.token)
+        self.assertTrue(wizard.has_token_input)
+        self.assertNotIn(token, str(wizard.read()))
+        self.env.flush_all()
+        self.env.cr.execute("SELECT token_vault FROM l10n_pl_ksef_connect_wizard WHERE id = %s",
+                            [wizard.id])
+        stored = self.env.cr.fetchone()[0]
+        self.assertTrue(stored.startswith("ksef1:"))
+        self.assertNotIn(token, stored)
+        wizard.action_l10n_pl_ksef_connect()
+        self.assertEqual(self.config.state, "connected")
+
     def test_client_helper_reuses_and_renews_session(self):
         self.connect_token()
         self.emulator.reset_counters()

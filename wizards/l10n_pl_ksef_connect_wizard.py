@@ -116,6 +116,8 @@ class L10nPlKsefConnectWizard(models.TransientModel):
                         raise UserError(exc.message) from exc
             if vals:
                 wizard.sudo().write(vals)
+        # never send a secret back to the browser, even right after it was typed
+        self.invalidate_recordset(fnames=list(WRITE_ONLY))
 
     @api.depends("token_vault", "auth_key_vault", "offline_key_vault")
     def _compute_has_input(self):
