@@ -159,3 +159,11 @@ class KSeFInvoiceRejected(KSeFError):
 
 class KSeFDuplicateInvoice(KSeFInvoiceRejected):
     """KSeF already holds this invoice (``original_ksef_number``)."""
+
+
+class KSeFPackageError(KSeFError):
+    """A package downloaded from KSeF (invoice export) is damaged or unreadable; nothing was
+    imported and no checkpoint was advanced."""
+
+    default_message = ("The invoice package downloaded from KSeF is damaged or unreadable. Nothing "
+                       "was imported; the next run downloads it again.")

@@ -33,7 +33,17 @@ def token_hash(token):
 
 
 def _load_handlers():
-    from .handlers import auth, certificates, invoices, limits, sessions, testdata, tokens  # noqa: F401
+    from .handlers import (  # noqa: F401
+        auth,
+        batch,
+        certificates,
+        exports,
+        invoices,
+        limits,
+        sessions,
+        testdata,
+        tokens,
+    )
 
 
 class Emulator:
@@ -58,6 +68,17 @@ class Emulator:
         self.unavailable = False
         self.state = Store(db_path)
         self.keys = KeyRing(self.state)
+        # purchase side (exports, HWM) and batch sessions: tests lower these to stay fast
+        self.hwm_fixed = None              # None: HWM = now - hwm_lag; see advance_hwm()
+        self.hwm_lag = 0.0
+        self.query_record_cap = 10000      # POST /invoices/query/metadata truncation
+        self.export_invoice_cap = 10000    # invoices per export package
+        self.export_size_cap = 1024 ** 3   # compressed bytes per export package
+        self.export_part_size = 50 * 1024 * 1024
+        self.export_delay = 0.0            # seconds an export stays "100 running"
+        self.batch_max_uncompressed = 2 * 1024 ** 3
+        self.blobs = {}                    # uploaded batch parts, export parts (memory only)
+        self.exports = {}
         self._server = None
         self._thread = None
         self._stop = threading.Event()
@@ -132,6 +153,46 @@ class Emulator:
                                        description)
             return token
 
+    # --- purchase side --------------------------------------------------------------
+    def advance_hwm(self, moment=None):
+        """Make everything stored so far final: the PermanentStorageHwmDate becomes ``moment``
+        (default now) and stays there until the next call (so invoices stored later are
+        beyond the HWM). Returns the HWM as an aware datetime."""
+        import datetime
+        with self.lock:
+            if moment is None:
+                value = time.time()
+            elif isinstance(moment, datetime.datetime):
+                value = moment.timestamp()
+            else:
+                value = float(moment)
+            self.hwm_fixed = value
+            return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+
+    def release_hwm(self):
+        """Back to the default moving HWM (now - hwm_lag)."""
+        self.hwm_fixed = None
+
+    def seed_incoming_invoices(self, buyer_nip, count, sellers=None, start=None, offline_late=0,
+                               lines=3, seed=None):
+        """Create ``count`` FA(3) purchase invoices issued TO ``buyer_nip`` by valid seller NIPs
+        (``sellers`` or generated), stored as sent by those sellers (KSeF numbers, UPO, metadata),
+        acquired evenly between ``start`` (datetime; default shortly before now) and now. The last
+        ``offline_late`` ones are offline invoices with an issue date (P_1) 2-4 weeks ago that
+        reach KSeF now. Rates 23/8/5/zw, some KOR corrections of earlier ones, some paid.
+        Returns their KSeF numbers."""
+        from .seed import seed_incoming_invoices
+        with self.lock:
+            return seed_incoming_invoices(self, buyer_nip, count, sellers=sellers, start=start,
+                                          offline_late=offline_late, lines=lines, seed=seed)
+
+    def seed_raw_invoice(self, buyer_nip, xml_bytes, seller_nip=None, invoice_number=None):
+        """Store ``xml_bytes`` unchecked (e.g. hostile XML) as an invoice to ``buyer_nip``
+        -> KSeF number."""
+        from .seed import seed_raw_invoice
+        with self.lock:
+            return seed_raw_invoice(self, buyer_nip, xml_bytes, seller_nip, invoice_number)
+
     def grant_permissions(self, context_nip, identifier_type, identifier_value, permissions):
         """Like POST /testdata/permissions: give a subject permissions in a NIP context."""
         with self.lock:
@@ -145,12 +206,18 @@ class Emulator:
     def _dispatch(self, req):
         """Return a Response, or None to drop the connection without answering."""
         if req.path.startswith(STORAGE_PREFIX + "/"):
+            from .handlers.batch import serve_upload
+            from .handlers.exports import serve_download
             from .handlers.sessions import serve_storage
-            req.template = STORAGE_PREFIX + "/upo/{id}"
+            kind = req.path[len(STORAGE_PREFIX) + 1:].split("/", 1)[0]
+            serve, req.template = {
+                "batch": (serve_upload, STORAGE_PREFIX + "/batch/{referenceNumber}/{ordinalNumber}"),
+                "export": (serve_download, STORAGE_PREFIX + "/export/{referenceNumber}/{ordinalNumber}"),
+            }.get(kind, (serve_storage, STORAGE_PREFIX + "/upo/{id}"))
             self._count(req.method, req.template)
             try:
                 with self.lock:
-                    return serve_storage(self, req)
+                    return serve(self, req)
             except ApiError as err:
                 return error_response(req, err)
         if not req.path.startswith(API_PREFIX + "/") and req.path != API_PREFIX:

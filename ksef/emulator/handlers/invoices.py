@@ -58,42 +58,51 @@ def _date_of(inv, date_type):
     return parse_iso(value + "T00:00:00") if date_type == "Issue" else value
 
 
-@route("POST", "/invoices/query/metadata")
-def query_metadata(emu, req):
-    _bearer, op = emu.authorize(req, permissions=READ)
-    body = req.json()
-    size = page_size(req, 10, 10, 250)
-    try:
-        offset = int(req.q("pageOffset", 0))
-    except ValueError:
-        raise bad_request(21405, "pageOffset musi być liczbą.") from None
-    order = req.q("sortOrder", "Asc")
+SUBJECT_TYPES = ("Subject1", "Subject2", "Subject3", "SubjectAuthorized")
+
+
+def current_hwm(emu):
+    """PermanentStorageHwmDate of the emulator (epoch seconds): see Emulator.advance_hwm."""
+    fixed = getattr(emu, "hwm_fixed", None)
+    if fixed is not None:
+        return fixed
+    return time.time() - float(getattr(emu, "hwm_lag", 0.0) or 0.0)
+
+
+def select_invoices(emu, nip, body):
+    """Invoices matching InvoiceQueryFilters ``body`` for context ``nip``, sorted ascending by the
+    filter's date (then KSeF number) -> (items, hwm or None). Shared by the metadata query and
+    the exports. Raises ApiError 400 (21405, or 21183 when from > HWM with the restrict flag)."""
     subject = body.get("subjectType")
-    rng = body.get("dateRange") or {}
-    if subject not in ("Subject1", "Subject2", "Subject3", "SubjectAuthorized"):
-        raise bad_request(21405, "subjectType jest wymagany.")
+    rng = body.get("dateRange") if isinstance(body.get("dateRange"), dict) else {}
+    if subject not in SUBJECT_TYPES:
+        raise bad_request(21405, "subjectType jest wymagany (Subject1, Subject2, Subject3, "
+                                 "SubjectAuthorized).")
     if rng.get("dateType") not in _DATE_FIELDS or not rng.get("from"):
         raise bad_request(21405, "dateRange (dateType, from) jest wymagany.")
     try:
         start = parse_iso(rng["from"])
         end = parse_iso(rng["to"]) if rng.get("to") else time.time()
-    except ValueError:
+    except (ValueError, TypeError):
         raise bad_request(21405, "dateRange: nieprawidłowa data.") from None
     if end - start > MAX_RANGE:
         raise bad_request(21405, "Zakres dat nie może przekraczać 3 miesięcy.")
     hwm = None
     if rng["dateType"] == "PermanentStorage":
-        hwm = time.time()
+        hwm = current_hwm(emu)
         if rng.get("restrictToPermanentStorageHwmDate"):
             if start > hwm:
                 raise bad_request(21183, "Parametr dateRange.from jest późniejszy niż "
                                          "PermanentStorageHwmDate przy włączonym "
                                          "restrictToPermanentStorageHwmDate.")
             end = min(end, hwm)
-    nip = op["context"]["value"][:10]
+            hwm = end
+        elif rng.get("to"):
+            hwm = min(hwm, end)
+    stamp = time.time()
     items = []
     for inv in emu.state.table("invoices").values():
-        if inv["status"]["code"] != 200 or inv["permanentStorageTs"] > time.time():
+        if inv["status"]["code"] != 200 or inv["permanentStorageTs"] > stamp:
             continue
         if subject == "Subject1" and inv["sellerNip"] != nip:
             continue
@@ -110,11 +119,28 @@ def query_metadata(emu, req):
         if not _matches(inv, body):
             continue
         items.append(inv)
-    items.sort(key=lambda i: (_date_of(i, rng["dateType"]), i["ksefNumber"]), reverse=order == "Desc")
-    capped = items[:RECORD_CAP]
+    items.sort(key=lambda i: (_date_of(i, rng["dateType"]), i["ksefNumber"]))
+    return items, hwm
+
+
+@route("POST", "/invoices/query/metadata")
+def query_metadata(emu, req):
+    _bearer, op = emu.authorize(req, permissions=READ)
+    body = req.json()
+    size = page_size(req, 10, 10, 250)
+    try:
+        offset = int(req.q("pageOffset", 0))
+    except ValueError:
+        raise bad_request(21405, "pageOffset musi być liczbą.") from None
+    order = req.q("sortOrder", "Asc")
+    items, hwm = select_invoices(emu, op["context"]["value"][:10], body)
+    if order == "Desc":
+        items.reverse()
+    cap = int(getattr(emu, "query_record_cap", RECORD_CAP))
+    capped = items[:cap]
     page = capped[offset * size:(offset + 1) * size]
-    has_more = (offset + 1) * size < len(items)
-    truncated = len(items) > RECORD_CAP and (offset + 1) * size >= RECORD_CAP
+    truncated = len(items) > cap and (offset + 1) * size >= cap
+    has_more = (offset + 1) * size < len(capped) or truncated
     result = {"hasMore": has_more, "isTruncated": truncated,
               "invoices": [metadata(i) for i in page]}
     if hwm is not None:

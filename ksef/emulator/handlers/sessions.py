@@ -80,7 +80,8 @@ def _finish_invoice(emu, inv, session):
         if fields["sellerNip"] != ctx_nip:
             raise Rejected(410, ["Kontekst %s nie ma uprawnień do wystawiania faktur w imieniu "
                                  "sprzedawcy %s." % (session["context"]["value"], fields["sellerNip"])])
-        if fields["hasAttachment"] and not inv.get("hashOfCorrectedInvoice"):
+        if fields["hasAttachment"] and not inv.get("hashOfCorrectedInvoice") \
+                and session.get("type") != "Batch":
             raise Rejected(415, ["Faktury z załącznikiem można wysyłać tylko w sesji wsadowej."])
         accepted_day = warsaw_date(inv["acquisitionTs"])
         if fields["issueDate"] and datetime.date.fromisoformat(fields["issueDate"]) > accepted_day:
@@ -156,6 +157,12 @@ def advance(emu):
             pending.discard(ref)
     for session in list(emu.state.table("sessions").values()):
         code = session["status"]["code"]
+        if code == 100 and session["validUntil"] <= current and session.get("type") == "Batch":
+            session["status"] = {"code": 440, "description": "Sesja anulowana",
+                                 "details": ["Przekroczono czas wysyłki"]}
+            session["closedAt"] = session["validUntil"]
+            emu.state.put("sessions", session["referenceNumber"], session)
+            continue
         if code == 100 and session["validUntil"] <= current:
             session["status"] = _status(SESSION_STATUS, 170)
             session["closedAt"] = session["validUntil"]
@@ -350,7 +357,8 @@ def session_status(emu, req):
     return json_response(_session_view(emu, session)[0])
 
 
-_LIST_STATUS = {"InProgress": (100, 170), "Succeeded": (200,), "Failed": (415, 445),
+_LIST_STATUS = {"InProgress": (100, 150, 170), "Succeeded": (200,),
+                "Failed": (405, 415, 420, 430, 435, 445, 500),
                 "Cancelled": (440,)}
 
 
@@ -412,7 +420,8 @@ def invoice_view(emu, inv):
             "invoiceHash": inv["invoiceHash"], "invoicingDate": iso(inv["invoicingTs"]),
             "acquisitionDate": iso(inv["acquisitionTs"]) if inv.get("ksefNumber") else None,
             "permanentStorageDate": iso(inv["permanentStorageTs"]) if inv.get("ksefNumber") else None,
-            "invoicingMode": inv.get("invoicingMode"), "status": inv["status"]}
+            "invoicingMode": inv.get("invoicingMode"), "invoiceFileName": inv.get("invoiceFileName"),
+            "status": inv["status"]}
     if inv.get("upoLink"):
         view["upoDownloadUrl"] = _link_url(emu, inv["upoLink"])
         link = emu.state.get("upo_links", inv["upoLink"]) or {"created": time.time()}

@@ -1,0 +1,429 @@
+"""Purchase sync (SPEC §9.4): one increment of invoices received in KSeF, the ministry's recipe.
+
+    inc = fetch_increment(client, "Subject2", checkpoint)      # checkpoint: aware datetime or None
+    for doc in inc.invoices:        # IncomingInvoice(ksef_number, metadata, xml | None, error | None)
+        ...                         # store it; a doc with ``error`` must be recorded visibly
+    save(inc.new_checkpoint)        # only after the documents are committed
+    if not inc.is_complete: call again from inc.new_checkpoint
+
+Rules followed:
+* dateType = PermanentStorage, from = checkpoint (inclusive), no ``to``,
+  restrictToPermanentStorageHwmDate = true; new checkpoint = lastPermanentStorageDate when the
+  result was truncated, else permanentStorageHwmDate (contiguous windows, never a gap).
+* No checkpoint: start ``DEFAULT_START_DAYS`` (90) days back. KSeF allows a window of at most
+  3 months: an older checkpoint is served in windows of ``MAX_WINDOW`` (90 days) with
+  ``is_complete = False`` until the present is reached.
+* Windows touch (the end of one is the start of the next), so an invoice stored exactly at the
+  boundary can come twice: the increment is de-duplicated by KSeF number, ``seen`` drops numbers
+  the caller already received at the boundary (``Increment.boundary_numbers`` of the previous
+  increment); the caller should also ignore KSeF numbers it already holds.
+* Two paths. Export (default, ``use_export`` None/True): POST /invoices/exports with our own
+  AES-256 key wrapped with the ministry's SymmetricKeyEncryption key, poll
+  GET /invoices/exports/{ref}, download the parts (storage URLs: no access token, no API limit),
+  decrypt, join, unzip safely, read ``_metadata.json`` and ``{ksefNumber}.xml``: about 3 API
+  requests for up to 10 000 invoices. Query (``use_export=False``): POST /invoices/query/metadata
+  pages (250 per page) + GET /invoices/ksef/{n} per invoice: for a handful of invoices only
+  (PRD allows 64 downloads per hour).
+* Every XML goes through ``ksef.xmlsafe``: a hostile, oversize or broken document becomes
+  ``IncomingInvoice(xml=None, error=<readable reason>)``; it is never dropped and never stops the
+  increment. A damaged package raises ``KSeFPackageError`` and nothing is advanced.
+"""
+import io
+import json
+import logging
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import requests
+
+from . import crypto, errors, xmlsafe
+from .models import format_datetime, parse_datetime, utcnow
+from .public_keys import SYMMETRIC_KEY_ENCRYPTION
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_START_DAYS = 90
+MAX_WINDOW = timedelta(days=90)
+QUERY_PAGE_SIZE = 250
+MAX_XML_BYTES = xmlsafe.DEFAULT_MAX_BYTES          # 5 MB (KSeF: 1 MB, 3 MB with attachments)
+MAX_METADATA_BYTES = 256 * 1024 * 1024
+MAX_PACKAGE_UNCOMPRESSED = 4 * 1024 ** 3
+MAX_PACKAGE_ENTRIES = 10000 + 10
+SUBJECT_TYPES = ("Subject1", "Subject2", "Subject3", "SubjectAuthorized")
+
+
+@dataclass
+class IncomingInvoice:
+    """One invoice of an increment. ``xml`` is None and ``error`` says why when it was refused."""
+
+    ksef_number: str
+    metadata: dict = field(default_factory=dict)
+    xml: bytes = None
+    error: str = None
+
+    @property
+    def ok(self):
+        return self.xml is not None and not self.error
+
+
+@dataclass
+class Increment:
+    """Result of fetch_increment. Store ``new_checkpoint`` only after ``invoices`` are committed."""
+
+    invoices: list
+    new_checkpoint: object            # aware datetime
+    is_complete: bool
+    checkpoint: object = None         # the ``from`` actually used
+    is_truncated: bool = False
+    permanent_storage_hwm: object = None
+    boundary_numbers: frozenset = frozenset()   # pass as ``seen`` to the next call
+    used_export: bool = True
+    reference_number: str = None      # export reference (export path)
+
+    @property
+    def errors(self):
+        return [doc for doc in self.invoices if doc.error]
+
+
+def fetch_increment(client, subject_type="Subject2", checkpoint=None, use_export=None,
+                    max_invoices=10000, seen=None, poll_interval=2.0, timeout=600.0):
+    """One increment of invoices where our context is ``subject_type`` -> Increment.
+
+    ``checkpoint``: aware datetime (the previous ``new_checkpoint``) or None (90 days back).
+    ``use_export``: None/True = export package (default, few requests), False = metadata query +
+    one download per invoice. ``max_invoices`` caps the query path (the export path is capped by
+    KSeF at 10 000 per package). ``seen``: KSeF numbers to leave out (already received).
+    """
+    if subject_type not in SUBJECT_TYPES:
+        raise errors.KSeFConfigError("Unknown subject type %r: use one of %s."
+                                     % (subject_type, ", ".join(SUBJECT_TYPES)))
+    now = utcnow()
+    start = parse_datetime(checkpoint) if checkpoint is not None else now - timedelta(days=DEFAULT_START_DAYS)
+    start = min(start, now)
+    end = None
+    if now - start > MAX_WINDOW:
+        end = start + MAX_WINDOW              # KSeF accepts windows of at most 3 months
+    date_range = {"dateType": "PermanentStorage", "from": format_datetime(start),
+                  "restrictToPermanentStorageHwmDate": True}
+    if end is not None:
+        date_range["to"] = format_datetime(end)
+    filters = {"subjectType": subject_type, "dateRange": date_range}
+    if use_export is None or use_export:
+        result = _export_path(client, filters, poll_interval, timeout)
+    else:
+        result = _query_path(client, filters, max_invoices)
+    docs, truncated, last_date, hwm, reference = result
+    if truncated:
+        if last_date is None:
+            raise errors.KSeFPackageError(
+                "KSeF cut the result short but did not say where it stopped (no "
+                "lastPermanentStorageDate). Nothing was imported; the next run tries again.")
+        new_checkpoint = last_date
+        if new_checkpoint <= start:
+            raise errors.KSeFError(
+                "More than one package of invoices was stored in KSeF at the same moment (%s); the "
+                "import cannot move past it. Contact support." % format_datetime(start))
+    elif hwm is not None:
+        new_checkpoint = max(hwm, start)
+    else:
+        new_checkpoint = end or start
+    is_complete = not truncated and (end is None or new_checkpoint < _floor_ms(end))
+    # de-duplicate by KSeF number (and drop what the caller already received at the boundary)
+    skip = set(seen or ())
+    unique = []
+    for doc in docs:
+        if doc.ksef_number in skip:
+            continue
+        skip.add(doc.ksef_number)
+        unique.append(doc)
+    boundary = frozenset(
+        doc.ksef_number for doc in unique
+        if _storage_date(doc) is not None and _storage_date(doc) >= _floor_ms(new_checkpoint))
+    if new_checkpoint == start:
+        boundary = boundary | frozenset(seen or ())
+    return Increment(invoices=unique, new_checkpoint=new_checkpoint, is_complete=is_complete,
+                     checkpoint=start, is_truncated=truncated, permanent_storage_hwm=hwm,
+                     boundary_numbers=boundary, used_export=use_export is None or bool(use_export),
+                     reference_number=reference)
+
+
+def _floor_ms(moment):
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _storage_date(doc):
+    try:
+        return parse_datetime((doc.metadata or {}).get("permanentStorageDate"))
+    except ValueError:
+        return None
+
+
+# --- documents ------------------------------------------------------------------------------
+
+def check_document(ksef_number, metadata, data):
+    """IncomingInvoice for downloaded bytes: safely parsed, hash checked; refusals become errors."""
+    if data is None:
+        return IncomingInvoice(ksef_number, metadata, None,
+                               "The invoice %s was listed by KSeF but its XML file was not in the "
+                               "package. Download it again by its KSeF number." % ksef_number)
+    expected = (metadata or {}).get("invoiceHash")
+    if expected and crypto.sha256_b64(data) != expected:
+        return IncomingInvoice(ksef_number, metadata, None,
+                               "The XML of invoice %s does not match the hash KSeF recorded for it "
+                               "(damaged download). Download it again by its KSeF number." % ksef_number)
+    try:
+        xmlsafe.parse(data, max_bytes=MAX_XML_BYTES, what="invoice %s" % ksef_number)
+    except errors.XMLSecurityError as exc:
+        return IncomingInvoice(ksef_number, metadata, None,
+                               "%s It was not imported; check it in the KSeF application and enter "
+                               "it by hand if it is genuine." % exc.message)
+    return IncomingInvoice(ksef_number, metadata, bytes(data), None)
+
+
+# --- export path ----------------------------------------------------------------------------
+
+def start_export(client, filters, only_metadata=False):
+    """POST /invoices/exports with a new AES key -> (reference number, key, iv)."""
+    key = crypto.new_aes_key()
+    iv = crypto.new_iv()
+
+    def attempt(key_cert):
+        body = {"encryption": {
+                    "encryptedSymmetricKey": crypto.b64encode(
+                        crypto.rsa_oaep_encrypt(key_cert.public_key, key)),
+                    "initializationVector": crypto.b64encode(iv),
+                    "publicKeyId": key_cert.public_key_id},
+                "filters": filters}
+        if only_metadata:
+            body["onlyMetadata"] = True
+        # a repeated start only prepares a second package: safe to retry
+        return client.call("POST", "/invoices/exports", json=body, idempotent=True,
+                           operation="start KSeF invoice export").json()
+    data = client.key_store.call_with_key(SYMMETRIC_KEY_ENCRYPTION, attempt)
+    return data["referenceNumber"], key, iv
+
+
+def wait_for_export(client, reference_number, poll_interval=2.0, timeout=600.0):
+    """Poll GET /invoices/exports/{ref} until it is no longer 100 -> the status JSON (200 only)."""
+    deadline = time.monotonic() + timeout
+    interval = min(0.25, poll_interval)
+    while True:
+        data = client.call("GET", "/invoices/exports/{referenceNumber}",
+                           path_params={"referenceNumber": reference_number},
+                           operation="KSeF invoice export status").json()
+        status = data.get("status") or {}
+        code = int(status.get("code") or 0)
+        if code == 200:
+            return data
+        if code != 100:
+            details = "; ".join(status.get("details") or [])
+            raise errors.KSeFError(
+                "KSeF could not prepare the invoice export %s (status %s: %s%s). Nothing was "
+                "imported; the next run starts it again." % (
+                    reference_number, code, status.get("description") or "",
+                    " - " + details if details else ""),
+                status_code=code, reference_number=reference_number)
+        if time.monotonic() + interval > deadline:
+            raise errors.KSeFTimeoutError(
+                "KSeF has not finished the invoice export %s within %d seconds. Nothing was imported; "
+                "the next run tries again." % (reference_number, timeout),
+                reference_number=reference_number)
+        client.sleep(interval)
+        interval = min(poll_interval, interval * 2)
+
+
+def download_package(client, package, key, iv, timeout=(5, 300)):
+    """Download (no access token), check, decrypt and join the parts -> ZIP bytes."""
+    http = getattr(client, "session", None) or requests
+    chunks = []
+    for part in sorted(package.get("parts") or [], key=lambda p: p.get("ordinalNumber") or 0):
+        encrypted = None
+        for attempt in range(3):
+            try:
+                response = http.request(part.get("method") or "GET", part["url"], timeout=timeout,
+                                        allow_redirects=False)
+            except requests.RequestException as exc:
+                problem = type(exc).__name__
+            else:
+                if response.status_code == 200:
+                    body = response.content
+                    expected = part.get("encryptedPartHash") or response.headers.get("x-ms-meta-hash")
+                    if not expected or crypto.sha256_b64(body) == expected:
+                        encrypted = body
+                        break
+                    problem = "hash mismatch"
+                else:
+                    problem = "HTTP %s" % response.status_code
+                    if response.status_code in (403, 404, 410):
+                        break
+            time.sleep(min(4.0, 0.5 * 2 ** attempt))
+        if encrypted is None:
+            raise errors.KSeFPackageError(
+                "Part %s of the KSeF invoice package could not be downloaded (%s). Nothing was "
+                "imported; the next run downloads it again." % (part.get("ordinalNumber"), problem))
+        try:
+            plain = crypto.aes_decrypt(encrypted, key, iv)
+        except (ValueError, TypeError) as exc:
+            raise errors.KSeFPackageError(
+                "Part %s of the KSeF invoice package cannot be decrypted. Nothing was imported; the "
+                "next run downloads it again." % part.get("ordinalNumber")) from exc
+        if part.get("partHash") and crypto.sha256_b64(plain) != part["partHash"]:
+            raise errors.KSeFPackageError(
+                "Part %s of the KSeF invoice package is damaged (hash mismatch after decryption). "
+                "Nothing was imported; the next run downloads it again." % part.get("ordinalNumber"))
+        chunks.append(plain)
+    return b"".join(chunks)
+
+
+def read_package(data, max_xml_bytes=MAX_XML_BYTES, max_total=MAX_PACKAGE_UNCOMPRESSED):
+    """Unzip a package safely -> (metadata list or None, {file name: bytes or None if oversize}).
+
+    Entries are read with a bounded reader (the sizes in the ZIP headers are not trusted), the
+    entry count and the total uncompressed size are limited: a zip bomb raises KSeFPackageError.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise errors.KSeFPackageError(
+            "The KSeF invoice package is not a readable ZIP archive (%s). Nothing was imported; the "
+            "next run downloads it again." % exc) from exc
+    if len(infos) > MAX_PACKAGE_ENTRIES:
+        raise errors.KSeFPackageError(
+            "The KSeF invoice package holds %d files (at most %d expected); it was refused. Nothing "
+            "was imported." % (len(infos), MAX_PACKAGE_ENTRIES))
+    budget = max_total
+    metadata = None
+    files = {}
+    for info in infos:
+        name = info.filename.rsplit("/", 1)[-1]
+        limit = MAX_METADATA_BYTES if name == "_metadata.json" else max_xml_bytes
+        try:
+            with archive.open(info) as handle:
+                content = handle.read(min(limit, budget) + 1)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
+            raise errors.KSeFPackageError(
+                "The file %s in the KSeF invoice package cannot be unpacked (%s). Nothing was "
+                "imported; the next run downloads it again." % (name, exc)) from exc
+        if len(content) > budget:
+            raise errors.KSeFPackageError(
+                "The KSeF invoice package unpacks to more than %d bytes (possible zip bomb); it was "
+                "refused. Nothing was imported." % max_total)
+        budget -= len(content)
+        if name == "_metadata.json":
+            if len(content) > limit:
+                raise errors.KSeFPackageError("The metadata file of the KSeF package is too large.")
+            try:
+                parsed = json.loads(content.decode("utf-8"))
+                metadata = list(parsed["invoices"])
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                raise errors.KSeFPackageError(
+                    "The metadata file (_metadata.json) of the KSeF package is unreadable. Nothing was "
+                    "imported; the next run downloads it again.") from exc
+        elif name.lower().endswith(".xml"):
+            files[name[:-4]] = None if len(content) > limit else content
+    return metadata, files
+
+
+def _export_path(client, filters, poll_interval, timeout):
+    reference, key, iv = start_export(client, filters)
+    try:
+        status = wait_for_export(client, reference, poll_interval, timeout)
+    except errors.KSeFError as exc:
+        if getattr(exc, "status_code", None) == 420:     # from > HWM: nothing new yet
+            start = parse_datetime(filters["dateRange"]["from"])
+            return [], False, None, start, reference
+        raise
+    package = status.get("package") or {}
+    hwm = parse_datetime(package.get("permanentStorageHwmDate"))
+    truncated = bool(package.get("isTruncated"))
+    last = parse_datetime(package.get("lastPermanentStorageDate"))
+    if not package.get("parts"):
+        if package.get("invoiceCount"):
+            raise errors.KSeFPackageError("KSeF reported %s invoices in the export but no parts to "
+                                          "download." % package.get("invoiceCount"))
+        return [], truncated, last, hwm, reference
+    metadata, files = read_package(download_package(client, package, key, iv))
+    if metadata is None:
+        raise errors.KSeFPackageError(
+            "The KSeF invoice package has no _metadata.json. Nothing was imported; the next run "
+            "downloads it again.")
+    docs = []
+    listed = set()
+    for item in metadata:
+        number = (item or {}).get("ksefNumber")
+        if not number or number in listed:
+            continue
+        listed.add(number)
+        if number in files and files[number] is None:
+            docs.append(IncomingInvoice(number, item, None,
+                                        "The XML of invoice %s is larger than %d bytes and was not "
+                                        "read. Check it in the KSeF application." % (number, MAX_XML_BYTES)))
+            continue
+        docs.append(check_document(number, item, files.get(number)))
+    for number, content in sorted(files.items()):      # a file without metadata: never dropped
+        if number not in listed:
+            docs.append(check_document(number, {"ksefNumber": number}, content) if content is not None
+                        else IncomingInvoice(number, {"ksefNumber": number}, None,
+                                             "The XML of invoice %s is too large and was not read."
+                                             % number))
+    return docs, truncated, last, hwm, reference
+
+
+# --- query path ------------------------------------------------------------------------------
+
+def query_metadata(client, filters, page_offset=0, page_size=QUERY_PAGE_SIZE):
+    """One page of POST /invoices/query/metadata (ascending) -> response JSON."""
+    return client.call("POST", "/invoices/query/metadata", json=filters, idempotent=True,
+                       params={"pageOffset": page_offset, "pageSize": page_size, "sortOrder": "Asc"},
+                       operation="query KSeF invoice metadata").json()
+
+
+def download_xml(client, ksef_number):
+    """GET /invoices/ksef/{n} -> raw bytes (not parsed here: check_document does it)."""
+    response = client.call("GET", "/invoices/ksef/{ksefNumber}", path_params={"ksefNumber": ksef_number},
+                           accept="application/xml", operation="download invoice %s" % ksef_number)
+    return response.content
+
+
+def _query_path(client, filters, max_invoices):
+    items = []
+    offset = 0
+    hwm = None
+    truncated = False
+    while True:
+        data = query_metadata(client, filters, offset)
+        if hwm is None:
+            hwm = parse_datetime(data.get("permanentStorageHwmDate"))
+        items.extend(data.get("invoices") or [])
+        if data.get("isTruncated") or (data.get("hasMore") and len(items) >= max_invoices):
+            truncated = True
+            break
+        if not data.get("hasMore"):
+            break
+        offset += 1
+    if len(items) > max_invoices:
+        items = items[:max_invoices]
+        truncated = True
+    last = parse_datetime(items[-1].get("permanentStorageDate")) if truncated and items else None
+    docs = []
+    for item in items:
+        number = item.get("ksefNumber")
+        try:
+            data = download_xml(client, number)
+        except errors.KSeFRateLimited:
+            raise                   # nothing advanced: the run is rescheduled
+        except (errors.KSeFBadRequest, errors.KSeFNotFound) as exc:
+            docs.append(IncomingInvoice(number, item, None,
+                                        "KSeF did not return invoice %s (%s). Download it again by "
+                                        "its KSeF number later." % (number, exc.message)))
+            continue
+        docs.append(check_document(number, item, data))
+    return docs, truncated, last, hwm, None
+
+
+__all__ = ["IncomingInvoice", "Increment", "fetch_increment", "check_document", "start_export",
+           "wait_for_export", "download_package", "read_package", "query_metadata", "download_xml",
+           "DEFAULT_START_DAYS", "MAX_WINDOW"]
