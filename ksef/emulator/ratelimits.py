@@ -1,7 +1,9 @@
 """Sliding-window rate limits per (context, client IP), like KSeF.
 
 Profiles: "off" (no limits), "PRD" (the ministry's tables from the OpenAPI
-``x-rate-limits``), "TEST" (10 x PRD) or a dict. A dict maps a rate-limit group
+``x-rate-limits``), "TEST" (the same values as PRD: API 2.5.0 made the TEST defaults
+equal to PRD, ``api-changelog.md``; ``limity/limity-api.md`` still says "10 x PRD" but
+predates that change) or a dict. A dict maps a rate-limit group
 name ("invoiceSend", "onlineSession", "other", ...) or an operation key
 ("POST /sessions/online/{referenceNumber}/invoices") to ``(per_second,
 per_minute, per_hour)`` (None = no limit in that window) or to a dict with
@@ -45,10 +47,8 @@ class RateLimiter:
         profile = self.profile
         if profile == "off":
             return (None, None, None)
-        if profile == "PRD":
+        if profile in ("PRD", "TEST"):
             return prd
-        if profile == "TEST":
-            return tuple(None if v is None else v * 10 for v in prd)
         op_key = "%s %s" % (method, template)
         for key in (op_key, group):
             if key and key in profile:
@@ -62,10 +62,8 @@ class RateLimiter:
             triple = None
             if context and group in self.overrides.get(context, {}):
                 triple = _triple(self.overrides[context][group])
-            elif self.profile == "PRD":
+            elif self.profile in ("PRD", "TEST"):
                 triple = prd
-            elif self.profile == "TEST":
-                triple = tuple(v * 10 for v in prd)
             elif isinstance(self.profile, dict):
                 triple = _triple(self.profile.get(group, self.profile.get("default")))
             triple = triple or (None, None, None)

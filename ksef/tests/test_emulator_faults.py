@@ -126,7 +126,10 @@ def test_rate_limit_profiles_and_rate_limits_endpoint(emulator, api):
     router = Router()
     prd = RateLimiter(router, "PRD")
     assert prd.limits_for("POST", SEND) == (10, 30, 180)
-    assert RateLimiter(router, "TEST").limits_for("POST", SEND) == (100, 300, 1800)
+    # API 2.5.0 (api-changelog.md): TEST defaults equal PRD (no longer 10 x PRD)
+    assert RateLimiter(router, "TEST").limits_for("POST", SEND) == (10, 30, 180)
+    assert RateLimiter(router, "TEST").group_limits()["invoiceSend"] == {
+        "perSecond": 10, "perMinute": 30, "perHour": 180}
     assert RateLimiter(router, "off").limits_for("POST", SEND) == (None, None, None)
     with pytest.raises(ValueError):
         RateLimiter(router, "FAST")
