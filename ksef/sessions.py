@@ -11,7 +11,12 @@ FA3_FORM_CODE = {"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"}
 
 
 def build_send_request(xml_bytes, key, iv, offline_mode=False, hash_of_corrected_invoice=None):
-    """Hash, encrypt and describe one invoice (the body of POST .../invoices)."""
+    """Hash, encrypt and describe one invoice (the body of POST .../invoices).
+
+    A technical correction (``hash_of_corrected_invoice`` = SHA-256 Base64 of the rejected
+    offline invoice) is always sent with ``offlineMode: true``, as the ministry requires
+    (ksef-docs ``offline/korekta-techniczna.md``, "Wysłanie korekty").
+    """
     if isinstance(xml_bytes, str):
         xml_bytes = xml_bytes.encode("utf-8")
     size = len(xml_bytes)
@@ -30,7 +35,7 @@ def build_send_request(xml_bytes, key, iv, offline_mode=False, hash_of_corrected
         "encryptedInvoiceHash": crypto.sha256_b64(encrypted),
         "encryptedInvoiceSize": len(encrypted),
         "encryptedInvoiceContent": crypto.b64encode(encrypted),
-        "offlineMode": bool(offline_mode),
+        "offlineMode": bool(offline_mode or hash_of_corrected_invoice),
     }
     if hash_of_corrected_invoice:
         body["hashOfCorrectedInvoice"] = hash_of_corrected_invoice

@@ -147,6 +147,13 @@ def test_invoice_over_one_megabyte_is_refused_locally():
     assert body["encryptedInvoiceSize"] == MAX_INVOICE_SIZE + 16       # PKCS#7: one full block
 
 
+def test_technical_correction_is_always_sent_as_offline():
+    # ksef-docs offline/korekta-techniczna.md: offlineMode true + hashOfCorrectedInvoice
+    body = build_send_request(b"<a/>", b"k" * 32, b"i" * 16, hash_of_corrected_invoice="h" * 44)
+    assert body["offlineMode"] is True and body["hashOfCorrectedInvoice"] == "h" * 44
+    assert build_send_request(b"<a/>", b"k" * 32, b"i" * 16)["offlineMode"] is False
+
+
 def test_bootstrap_refuses_production():
     for target in ("PROD", environments.PROD, "https://api.ksef.mf.gov.pl/v2"):
         with pytest.raises(errors.KSeFConfigError) as info:

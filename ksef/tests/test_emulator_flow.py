@@ -218,6 +218,8 @@ def test_offline_modes_and_technical_correction(logged_in):
     ref = api.send(session_ref, rejected, aes, iv, offlineMode=True).json()["referenceNumber"]
     assert api.invoice_status(session_ref, ref)["status"]["code"] == 430
     fixed = fresh_invoice(1)
+    not_offline = api.send(session_ref, fixed, aes, iv, hashOfCorrectedInvoice=sha256_b64(rejected))
+    assert not_offline.status_code == 400 and not_offline.json()["errors"][0]["code"] == 21405
     corr = api.send(session_ref, fixed, aes, iv, offlineMode=True,
                     hashOfCorrectedInvoice=sha256_b64(rejected))
     assert corr.status_code == 202

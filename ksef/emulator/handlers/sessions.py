@@ -266,6 +266,9 @@ def send_invoice(emu, req):
     offline = body.get("offlineMode", False)
     if not isinstance(offline, bool):
         raise bad_request(21405, "Pole 'offlineMode' musi być wartością logiczną.")
+    if corrected and not offline:
+        # korekta-techniczna.md: a technical correction is sent with offlineMode: true
+        raise bad_request(21405, "Korekta techniczna (hashOfCorrectedInvoice) wymaga offlineMode: true.")
     if len(session["invoiceRefs"]) >= MAX_INVOICES:
         raise bad_request(21155, "Sesja o numerze referencyjnym %s osiągnęła dozwolony limit liczby "
                                  "faktur %d." % (session["referenceNumber"], MAX_INVOICES))
