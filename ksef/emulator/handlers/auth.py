@@ -4,7 +4,7 @@ import time
 from ...crypto import b64decode, rsa_oaep_decrypt, sha256_b64
 from ..common import ApiError, bad_request, iso
 from ..server import empty, json_response, route
-from .util import continuation, require, validate_context
+from .util import continuation, require, subject_dn, validate_context
 
 CHALLENGE_LIFETIME = 600
 
@@ -127,24 +127,6 @@ def _xades_method(cert):
                              "displayName": "Pieczęć kwalifikowana"}
 
 
-def _dn(cert):
-    from cryptography.x509.oid import NameOID
-
-    from ... import certs
-    fields = (("commonName", NameOID.COMMON_NAME), ("countryName", NameOID.COUNTRY_NAME),
-              ("givenName", NameOID.GIVEN_NAME), ("surname", NameOID.SURNAME),
-              ("serialNumber", NameOID.SERIAL_NUMBER),
-              ("uniqueIdentifier", certs.OID_UNIQUE_IDENTIFIER),
-              ("organizationName", NameOID.ORGANIZATION_NAME),
-              ("organizationIdentifier", certs.OID_ORGANIZATION_IDENTIFIER))
-    result = {}
-    for name, oid in fields:
-        values = [a.value for a in cert.subject.get_attributes_for_oid(oid)]
-        if values:
-            result[name] = values[0] if name != "givenName" or len(values) == 1 else values
-    return result
-
-
 @route("POST", "/auth/xades-signature")
 def xades_signature(emu, req):
     from ... import certs, xmlsafe
@@ -186,7 +168,7 @@ def xades_signature(emu, req):
     cert = verified.certificate
     method, method_info = _xades_method(cert)
     extra = {"authDocumentHash": sha256_b64(req.body), "certSerial": certs.serial_hex(cert),
-             "subjectDn": _dn(cert)}
+             "subjectDn": subject_dn(cert.subject, multi_valued=("givenName",))}
     allowed = root.find("a:AuthorizationPolicy/a:AllowedIps", q)
     if allowed is not None:
         extra["allowedIps"] = {

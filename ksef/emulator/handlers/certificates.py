@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ...crypto import b64decode, b64encode, backend
 from ..common import bad_request, iso, parse_iso
 from ..server import empty, json_response, route
-from .util import page_size
+from .util import page_size, subject_dn
 
 ENROLLMENT_LIMIT = {"Nip": 300, "Pesel": 12, "Fingerprint": 12}
 CERTIFICATE_LIMIT = {"Nip": 100, "Pesel": 6, "Fingerprint": 6}
@@ -61,24 +61,6 @@ def enrollment_data(emu, req):
     dn.setdefault("commonName", dn.get("organizationName") or "KSeF")
     dn.setdefault("countryName", "PL")
     return json_response(dn)
-
-
-def _csr_dn(csr):
-    from cryptography.x509.oid import NameOID
-
-    from ... import certs
-    fields = (("commonName", NameOID.COMMON_NAME), ("countryName", NameOID.COUNTRY_NAME),
-              ("givenName", NameOID.GIVEN_NAME), ("surname", NameOID.SURNAME),
-              ("serialNumber", NameOID.SERIAL_NUMBER),
-              ("uniqueIdentifier", certs.OID_UNIQUE_IDENTIFIER),
-              ("organizationName", NameOID.ORGANIZATION_NAME),
-              ("organizationIdentifier", certs.OID_ORGANIZATION_IDENTIFIER))
-    result = {}
-    for name, oid in fields:
-        values = [a.value for a in csr.subject.get_attributes_for_oid(oid)]
-        if values:
-            result[name] = values[0] if len(values) == 1 else values
-    return result
 
 
 def _issue(emu, csr, cert_type, valid_from):
@@ -132,7 +114,7 @@ def enroll(emu, req):
     expected = dict(op["subjectDn"])
     expected.setdefault("commonName", expected.get("organizationName") or "KSeF")
     expected.setdefault("countryName", "PL")
-    if _csr_dn(csr) != expected:
+    if subject_dn(csr.subject) != expected:
         raise bad_request(25003)
     kind, enrolled, active = _counts(emu, op)
     if enrolled >= ENROLLMENT_LIMIT.get(kind, 12):
@@ -161,7 +143,7 @@ def enroll(emu, req):
         cert, serial = _issue(emu, csr, cert_type, start)
         emu.state.put("certs", serial, {
             "certificateSerialNumber": serial, "name": name, "type": cert_type,
-            "commonName": (_csr_dn(csr).get("commonName") or name),
+            "commonName": (subject_dn(csr.subject).get("commonName") or name),
             "status": "Active", "subject": list(_subject(op)), "context": op["context"],
             "validFrom": start.timestamp(),
             "validTo": (start + datetime.timedelta(days=VALIDITY_DAYS)).timestamp(),

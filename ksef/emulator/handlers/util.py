@@ -32,6 +32,30 @@ def validate_context(ctx):
     return {"type": ctx["type"], "value": value}
 
 
+def subject_dn(subject, multi_valued=None):
+    """The DN attributes of /certificates/enrollments/data from an x509 Name (cert or CSR subject).
+
+    An attribute with one value maps to that value; one with several values maps to the list
+    when its name is in ``multi_valued`` (None = any attribute), else to its first value.
+    """
+    from cryptography.x509.oid import NameOID
+
+    from ... import certs
+    fields = (("commonName", NameOID.COMMON_NAME), ("countryName", NameOID.COUNTRY_NAME),
+              ("givenName", NameOID.GIVEN_NAME), ("surname", NameOID.SURNAME),
+              ("serialNumber", NameOID.SERIAL_NUMBER),
+              ("uniqueIdentifier", certs.OID_UNIQUE_IDENTIFIER),
+              ("organizationName", NameOID.ORGANIZATION_NAME),
+              ("organizationIdentifier", certs.OID_ORGANIZATION_IDENTIFIER))
+    result = {}
+    for name, oid in fields:
+        values = [a.value for a in subject.get_attributes_for_oid(oid)]
+        if values:
+            keep_list = len(values) > 1 and (multi_valued is None or name in multi_valued)
+            result[name] = values if keep_list else values[0]
+    return result
+
+
 def b64_field(body, name, length=None):
     try:
         raw = b64decode(body.get(name) or "")
