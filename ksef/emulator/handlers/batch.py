@@ -11,7 +11,7 @@ import io
 import time
 import zipfile
 
-from ...crypto import aes_decrypt, b64decode, b64encode, rsa_oaep_decrypt, sha256_b64
+from ...crypto import aes_decrypt, b64decode, b64encode, sha256_b64
 from ..common import ApiError, bad_request
 from ..server import empty, json_response, route
 from .sessions import (
@@ -22,7 +22,7 @@ from .sessions import (
     _finish_session,
     _status,
 )
-from .util import b64_field, require
+from .util import b64_field, read_encryption, require, unwrap_aes_key
 
 MAX_INVOICES = 10000
 MAX_PARTS = 50
@@ -114,19 +114,8 @@ def open_batch(emu, req):
     offline = body.get("offlineMode", False)
     if not isinstance(offline, bool):
         raise bad_request(21405, "Pole 'offlineMode' musi być wartością logiczną.")
-    enc = body["encryption"] if isinstance(body["encryption"], dict) else {}
-    require(enc, "encryptedSymmetricKey", "initializationVector")
-    iv = b64_field(enc, "initializationVector", 16)
-    wrapped = b64_field(enc, "encryptedSymmetricKey")
-    key_id = enc.get("publicKeyId")
-    if key_id and key_id != emu.keys.public_key_id("SymmetricKeyEncryption"):
-        raise bad_request(21470, "Klucz o identyfikatorze %s nie jest wspierany." % key_id)
-    try:
-        aes_key = rsa_oaep_decrypt(emu.keys.private_key("SymmetricKeyEncryption"), wrapped)
-        if len(aes_key) != 32:
-            raise ValueError("AES-256 key expected")
-    except Exception:
-        aes_key = None
+    wrapped, iv = read_encryption(emu, body)
+    aes_key = unwrap_aes_key(emu, wrapped)
     ref = emu.new_reference("SB")
     created = time.time()
     session = {"referenceNumber": ref, "type": "Batch", "context": op["context"],

@@ -12,11 +12,11 @@ import json
 import time
 import zipfile
 
-from ...crypto import aes_encrypt, b64decode, rsa_oaep_decrypt, sha256_b64
+from ...crypto import aes_encrypt, b64decode, sha256_b64
 from ..common import ApiError, bad_request, iso
 from ..server import Response, json_response, route
 from .invoices import READ, metadata, select_invoices
-from .util import b64_field, require
+from .util import read_encryption, require, unwrap_aes_key
 
 MAX_RUNNING = 10
 EXPORT_INVOICE_CAP = 10000
@@ -102,14 +102,8 @@ def start_export(emu, req):
     _bearer, op = emu.authorize(req, permissions=READ)
     body = req.json()
     require(body, "encryption", "filters")
-    enc = body["encryption"] if isinstance(body["encryption"], dict) else {}
     filters = body["filters"] if isinstance(body["filters"], dict) else {}
-    require(enc, "encryptedSymmetricKey", "initializationVector")
-    iv = b64_field(enc, "initializationVector", 16)
-    wrapped = b64_field(enc, "encryptedSymmetricKey")
-    key_id = enc.get("publicKeyId")
-    if key_id and key_id != emu.keys.public_key_id("SymmetricKeyEncryption"):
-        raise bad_request(21470, "Klucz o identyfikatorze %s nie jest wspierany." % key_id)
+    wrapped, iv = read_encryption(emu, body)
     compression = body.get("compressionType") or "Zip"
     if compression != "Zip":
         raise bad_request(21405, "Emulator obsługuje tylko compressionType = Zip.")
@@ -137,11 +131,8 @@ def start_export(emu, req):
                                        "PermanentStorageHwmDate przy włączonym "
                                        "restrictToPermanentStorageHwmDate."]}
     else:
-        try:
-            key = rsa_oaep_decrypt(emu.keys.private_key("SymmetricKeyEncryption"), wrapped)
-            if len(key) != 32:
-                raise ValueError("AES-256 key expected")
-        except Exception:
+        key = unwrap_aes_key(emu, wrapped)
+        if key is None:
             record["final"] = {"code": 415, "description": EXPORT_STATUS[415]}
         else:
             package = _build_package(emu, ref, items, filters["dateRange"]["dateType"], key, iv,

@@ -3,13 +3,13 @@ import datetime
 import secrets
 import time
 
-from ...crypto import aes_decrypt, b64decode, b64encode, rsa_oaep_decrypt, sha256_b64
+from ...crypto import aes_decrypt, b64decode, b64encode, sha256_b64
 from ...ksef_number import make_ksef_number
 from ..common import ApiError, bad_request, iso, parse_iso, warsaw_date
 from ..fa_reader import FA2_NS, FA3_NS, MAX_INVOICE_BYTES, Rejected, parse_invoice
 from ..server import Response, empty, json_response, route
 from ..upo import build_upo, session_pages
-from .util import b64_field, continuation, require
+from .util import b64_field, continuation, read_encryption, require, unwrap_aes_key
 
 MAX_INVOICES = 10000
 UPO_LINK_LIFETIME = 3 * 24 * 3600
@@ -202,21 +202,9 @@ def open_online(emu, req):
     if key not in FORM_CODES:
         raise bad_request(21405, "Nieobsługiwany kod formularza %s/%s/%s (obsługiwane: FA (3) 1-0E FA)."
                           % key)
-    enc = body["encryption"] if isinstance(body["encryption"], dict) else {}
-    require(enc, "encryptedSymmetricKey", "initializationVector")
-    iv = b64_field(enc, "initializationVector", 16)
-    wrapped = b64_field(enc, "encryptedSymmetricKey")
-    key_id = enc.get("publicKeyId")
-    if key_id and key_id != emu.keys.public_key_id("SymmetricKeyEncryption"):
-        raise bad_request(21470, "Klucz o identyfikatorze %s nie jest wspierany." % key_id)
-    try:
-        aes_key = rsa_oaep_decrypt(emu.keys.private_key("SymmetricKeyEncryption"), wrapped)
-        if len(aes_key) != 32:
-            raise ValueError("AES-256 key expected")
-        status = _status(SESSION_STATUS, 100)
-    except Exception:
-        aes_key = None
-        status = _status(SESSION_STATUS, 415)
+    wrapped, iv = read_encryption(emu, body)
+    aes_key = unwrap_aes_key(emu, wrapped)
+    status = _status(SESSION_STATUS, 100 if aes_key else 415)
     ref = emu.new_reference("SO")
     created = time.time()
     session = {"referenceNumber": ref, "type": "Online", "context": op["context"],

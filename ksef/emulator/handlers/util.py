@@ -2,7 +2,7 @@
 import base64
 import re
 
-from ...crypto import b64decode
+from ...crypto import b64decode, rsa_oaep_decrypt
 from ...nip import is_valid_nip
 from ..common import ApiError, bad_request
 
@@ -64,6 +64,31 @@ def b64_field(body, name, length=None):
     if length is not None and len(raw) != length:
         raise bad_request(21405, "Pole '%s' ma nieprawidłową długość." % name)
     return raw
+
+
+def read_encryption(emu, body):
+    """The ``encryption`` block of a session/export request -> (wrapped AES key bytes, IV).
+
+    Missing fields or bad Base64 give 21405; a ``publicKeyId`` other than the current
+    SymmetricKeyEncryption key gives 21470.
+    """
+    enc = body["encryption"] if isinstance(body["encryption"], dict) else {}
+    require(enc, "encryptedSymmetricKey", "initializationVector")
+    iv = b64_field(enc, "initializationVector", 16)
+    wrapped = b64_field(enc, "encryptedSymmetricKey")
+    key_id = enc.get("publicKeyId")
+    if key_id and key_id != emu.keys.public_key_id("SymmetricKeyEncryption"):
+        raise bad_request(21470, "Klucz o identyfikatorze %s nie jest wspierany." % key_id)
+    return wrapped, iv
+
+
+def unwrap_aes_key(emu, wrapped):
+    """The 32-byte AES key wrapped with the SymmetricKeyEncryption key, or None if it is not."""
+    try:
+        key = rsa_oaep_decrypt(emu.keys.private_key("SymmetricKeyEncryption"), wrapped)
+    except Exception:
+        return None
+    return key if len(key) == 32 else None
 
 
 def page_size(req, default, low, high):
