@@ -181,6 +181,7 @@ def load_private_key(data, password=None):
 
     encrypted = False
     for blob, loader in loaders:
+        _clear_openssl_errors()
         try:
             return _check_key_kind(loader(blob, pwd, backend()))
         except TypeError as exc:
@@ -205,6 +206,19 @@ def load_private_key(data, password=None):
             "The private key's password is wrong. Enter the password that was set when the key "
             "was created (it is case-sensitive).")
     raise CertificateError(_NOT_A_KEY_MSG)
+
+
+def _clear_openssl_errors():
+    """Empty this thread's OpenSSL error queue before a key is loaded.
+
+    cryptography 3.4 (Odoo 19's pin on Python 3.11) reads the queue to explain a
+    failed load; an error left there by an earlier, unrelated call made a correct
+    password look like "not a key" now and then. Newer versions keep it clean.
+    """
+    lib = getattr(backend(), "_lib", None)
+    clear = getattr(lib, "ERR_clear_error", None)
+    if clear is not None:
+        clear()
 
 
 def _is_encrypted(blob, loader):
