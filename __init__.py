@@ -1,5 +1,10 @@
-from . import models
-from . import wizards
+try:  # outside Odoo (the core's pytest run, `python -m ksef`) only ksef/ is usable
+    import odoo  # noqa: F401
+except ImportError:  # pragma: no cover
+    odoo = None
+if odoo is not None:
+    from . import models
+    from . import wizards
 
 
 def _l10n_pl_ksef_post_init(env):
