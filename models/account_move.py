@@ -214,6 +214,7 @@ class AccountMove(models.Model):
                 failures[move] = [self.env._(
                     "This invoice was already sent to KSeF by the \"Polish E-Invoicing FA(3)\" module "
                     "(l10n_pl_edi); it is not sent a second time.")]
+                move.l10n_pl_ksef_message = failures[move][0]
                 continue
             move_mode = mode or move.l10n_pl_ksef_mode or "online"
             problems = []
@@ -270,7 +271,8 @@ class AccountMove(models.Model):
 
     def _l10n_pl_ksef_offline_problems(self):
         config = self.company_id._l10n_pl_ksef_get_config()
-        if not config.has_offline_certificate or config.offline_cert_state not in (False, "valid", "expiring"):
+        usable = config.offline_cert_state in (False, "valid", "expiring")
+        if not config.has_offline_certificate or not usable:
             return [self.env._(
                 "Offline issuing needs a valid KSeF Offline certificate (it signs the second QR code, "
                 "KOD II). Add one in Settings > Accounting > KSeF, or send the invoice online.")]
@@ -405,15 +407,17 @@ class AccountMove(models.Model):
                       "png": base64.b64encode(ksef_qr.qr_png(url, label)).decode()})
         if offline:
             try:
-                credentials = self.company_id._l10n_pl_ksef_get_config()._l10n_pl_ksef_get_offline_credentials()
+                config = self.company_id._l10n_pl_ksef_get_config()
+                credentials = config._l10n_pl_ksef_get_offline_credentials()
                 url2 = ksef_qr.certificate_verification_url(
                     environment, "Nip", nip, nip, credentials.certificate, credentials.private_key,
                     invoice_hash=self.l10n_pl_ksef_invoice_hash)
             except (UserError, ksef_errors.KSeFError) as exc:
                 _logger.warning("KSeF: KOD II of %s could not be made: %s", self.name, exc)
             else:
+                png = ksef_qr.qr_png(url2, ksef_qr.LABEL_CERTIFICATE)
                 codes.append({"name": "KOD II", "url": url2, "label": ksef_qr.LABEL_CERTIFICATE,
-                              "png": base64.b64encode(ksef_qr.qr_png(url2, ksef_qr.LABEL_CERTIFICATE)).decode()})
+                              "png": base64.b64encode(png).decode()})
         return codes
 
     # ------------------------------------------------------------------ cron
@@ -438,7 +442,8 @@ class AccountMove(models.Model):
             warn_on = ksef_offline.business_days_before(move.l10n_pl_ksef_deadline, 1)
             if today < warn_on:
                 continue
-            users = group.user_ids.filtered(lambda u, m=move: m.company_id in u.company_ids) if group else None
+            users = group.user_ids.filtered(
+                lambda u, m=move: m.company_id in u.company_ids) if group else None
             for user in (users or self.env.user)[:5]:
                 move.activity_schedule(
                     "mail.mail_activity_data_todo", date_deadline=move.l10n_pl_ksef_deadline,

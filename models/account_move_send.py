@@ -34,7 +34,8 @@ class AccountMoveSend(models.AbstractModel):
             original = res[ODOO_EDI_KEY]["is_applicable"]
             res[ODOO_EDI_KEY] = dict(
                 res[ODOO_EDI_KEY],
-                is_applicable=lambda move: original(move) and not move.company_id._l10n_pl_ksef_is_connected())
+                is_applicable=lambda move: original(move)
+                and not move.company_id._l10n_pl_ksef_is_connected())
         return res
 
     @api.model

@@ -139,7 +139,8 @@ class AccountMove(models.Model):
         for tag, code in TAG_CODES:
             if tag in tags:
                 return code
-        percent = str(int(tax.amount)) if tax.amount_type == "percent" and tax.amount == int(tax.amount) else None
+        whole = tax.amount_type == "percent" and tax.amount == int(tax.amount)
+        percent = str(int(tax.amount)) if whole else None
         for tag, codes in RATE_TAGS.items():
             if tag in tags and percent in codes:
                 return percent
@@ -251,7 +252,8 @@ class AccountMove(models.Model):
         )
         if line.discount:
             values["discount"] = _dec(abs(unit_net * quantity - net))
-        gtu = line.product_id.product_tmpl_id.l10n_pl_vat_gtu if "l10n_pl_vat_gtu" in line.product_id._fields else None
+        template = line.product_id.product_tmpl_id
+        gtu = template.l10n_pl_vat_gtu if "l10n_pl_vat_gtu" in template._fields else None
         if gtu:
             values["gtu"] = gtu
         tags = _tag_names(line.tax_tag_ids)
@@ -404,7 +406,8 @@ class AccountMove(models.Model):
                 tax = sol.tax_ids.flatten_taxes_hierarchy()[:1] if "tax_ids" in sol._fields \
                     else sol.tax_id.flatten_taxes_hierarchy()[:1]
                 order_lines.append(fa3.OrderLine(
-                    number=index, name=_text(sol.name.split("\n")[0], 512), unit=_text(sol.product_uom_id.name) or "szt.",
+                    number=index, name=_text(sol.name.split("\n")[0], 512),
+                    unit=_text(sol.product_uom_id.name) or "szt.",
                     quantity=_qty(sol.product_uom_qty), unit_price_net=_price(sol.price_unit),
                     net_amount=_dec(sol.price_subtotal), vat_amount=_dec(sol.price_tax),
                     vat_rate=self._l10n_pl_ksef_get_vat_code(tax) if tax else None))
@@ -463,17 +466,20 @@ class AccountMove(models.Model):
             label = (line.name or line.product_id.display_name or "").split("\n")[0][:60]
             if not taxes:
                 problems.append(self.env._(
-                    "Line \"%(line)s\": set a VAT tax (use an exempt or 'not subject' tax if no VAT applies).",
+                    "Line \"%(line)s\": set a VAT tax (use an exempt or 'not subject' tax if no VAT "
+                    "applies).",
                     line=label))
             elif len(taxes) > 1:
                 problems.append(self.env._(
                     "Line \"%(line)s\": KSeF accepts one VAT rate per line; keep a single tax.", line=label))
             elif not self._l10n_pl_ksef_get_vat_code(taxes):
                 problems.append(self.env._(
-                    "Line \"%(line)s\": the tax \"%(tax)s\" cannot be translated to a KSeF rate (0 KR, 0 WDT, "
-                    "0 EX, zw, np...). Set its \"KSeF VAT code\" in Accounting > Configuration > Taxes.",
+                    "Line \"%(line)s\": the tax \"%(tax)s\" cannot be translated to a KSeF rate (0 KR, "
+                    "0 WDT, 0 EX, zw, np...). Set its \"KSeF VAT code\" in Accounting > Configuration > "
+                    "Taxes.",
                     line=label, tax=taxes.name))
-            elif self._l10n_pl_ksef_get_vat_code(taxes) == "zw" and not self._l10n_pl_ksef_exemption_basis(line):
+            elif (self._l10n_pl_ksef_get_vat_code(taxes) == "zw"
+                  and not self._l10n_pl_ksef_exemption_basis(line)):
                 problems.append(self.env._(
                     "Line \"%(line)s\": the tax \"%(tax)s\" is an exemption; KSeF needs its legal basis "
                     "(e.g. \"art. 43 ust. 1 pkt 37 ustawy o VAT\"). Put it in the tax's Legal Notes.",

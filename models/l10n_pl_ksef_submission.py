@@ -163,7 +163,8 @@ class L10nPlKsefSubmission(models.Model):
         company has an Offline certificate; everything is retried by the cron."""
         message = getattr(exc, "message", None) or str(exc)
         self._trigger_cron(300)
-        queued = moves.filtered(lambda m: m.l10n_pl_ksef_state == "queued" and m.l10n_pl_ksef_mode == "online")
+        queued = moves.filtered(
+            lambda m: m.l10n_pl_ksef_state == "queued" and m.l10n_pl_ksef_mode == "online")
         switched = self.env["account.move"]
         for move in queued:
             if move._l10n_pl_ksef_offline_problems():

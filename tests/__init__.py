@@ -4,5 +4,6 @@ from . import test_security
 from . import test_import_mapping
 from . import test_fa3_mapping
 from . import test_send_online
+from . import test_send_offline
 from . import test_import_cursor
 from . import test_import_emulator

@@ -32,7 +32,8 @@ class TestKsefSend(KsefSendCommon):
         self.assertTrue(is_valid_ksef_number(move.l10n_pl_ksef_number))
         held = self.held(move)
         self.assertEqual(len(held), 1, "sent %d times; emulator holds %s; ours %s" % (
-            len(held), [(i.get("invoiceHash"), i["status"]["code"]) for i in self.emulator.state.invoices.values()],
+            len(held), [(i.get("invoiceHash"), i["status"]["code"])
+                        for i in self.emulator.state.invoices.values()],
             move.l10n_pl_ksef_invoice_hash))
         self.assertEqual(held[0]["ksefNumber"], move.l10n_pl_ksef_number)
 
