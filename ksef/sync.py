@@ -234,7 +234,7 @@ def wait_for_export(client, reference_number, poll_interval=2.0, timeout=600.0):
         interval = min(poll_interval, interval * 2)
 
 
-def download_package(client, package, key, iv, timeout=(5, 300)):
+def download_package(client, package, key, iv, timeout=300.0):  # numeric: Odoo test harness
     """Download (no access token), check, decrypt and join the parts -> ZIP bytes."""
     http = getattr(client, "session", None) or requests
     chunks = []
