@@ -86,6 +86,10 @@ class L10nPlKsefImportCursor(models.Model):
         help="PermanentStorage date (ISO 8601, UTC) up to which every invoice is stored in "
              "Odoo. Only moves forward after the invoices it covers are committed.")
     checkpoint_date = fields.Datetime("Imported up to", compute="_compute_checkpoint_date")
+    boundary_numbers = fields.Text(
+        readonly=True, copy=False,
+        help="KSeF numbers (JSON list) already received that were stored in KSeF exactly at the "
+             "checkpoint: the next window starts at that moment and would list them again.")
     start_date = fields.Datetime(
         "Import invoices stored since",
         default=lambda self: fields.Datetime.now() - timedelta(days=30),
@@ -265,11 +269,24 @@ class L10nPlKsefImportCursor(models.Model):
             return client
         return self.company_id.sudo()._l10n_pl_ksef_get_client()
 
-    def _l10n_pl_ksef_fetch_increment(self, client, checkpoint):
-        """One increment from ``checkpoint`` (ksef.sync.fetch_increment; PermanentStorage dates)."""
+    def _l10n_pl_ksef_fetch_increment(self, client, checkpoint, seen=None):
+        """One increment from ``checkpoint`` (ksef.sync.fetch_increment; PermanentStorage dates).
+
+        ``seen``: KSeF numbers received at the checkpoint boundary by the previous increment,
+        left out by the core (the look-up by KSeF number and the unique index stay as the
+        second line of defence)."""
         from ..ksef.sync import fetch_increment
 
-        return fetch_increment(client, subject_type=self.subject_type, checkpoint=checkpoint)
+        return fetch_increment(client, subject_type=self.subject_type, checkpoint=checkpoint,
+                               seen=seen)
+
+    def _l10n_pl_ksef_boundary(self):
+        try:
+            numbers = json.loads(self.boundary_numbers or "[]")
+        except ValueError:
+            return frozenset()
+        return frozenset(n for n in numbers if isinstance(n, str)) if isinstance(
+            numbers, list) else frozenset()
 
     def _l10n_pl_ksef_run_increments(self, run, client, responsible):
         company = self.company_id
@@ -288,11 +305,16 @@ class L10nPlKsefImportCursor(models.Model):
                 checkpoint = _from_iso(self.checkpoint) or (
                     self.start_date or fields.Datetime.now() - timedelta(days=30)
                 ).replace(tzinfo=timezone.utc)
-                increment = self._l10n_pl_ksef_fetch_increment(client, checkpoint)
+                increment = self._l10n_pl_ksef_fetch_increment(
+                    client, checkpoint, seen=self._l10n_pl_ksef_boundary())
                 with self.env.cr.savepoint():
                     stats = Move._l10n_pl_ksef_import_documents(
                         company, increment.invoices, run=run, responsible=responsible)
-                    self.write({"checkpoint": _to_iso(increment.new_checkpoint)})
+                    self.write({
+                        "checkpoint": _to_iso(increment.new_checkpoint),
+                        "boundary_numbers": json.dumps(sorted(
+                            getattr(increment, "boundary_numbers", None) or ())) or False,
+                    })
                     totals["increment_count"] += 1
                     for key, value in stats.items():
                         totals[key] = totals.get(key, 0) + value

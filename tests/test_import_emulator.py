@@ -1,16 +1,40 @@
-"""Purchase import against the real KSeF emulator (ksef.sync + emulator seeding).
+"""Purchase import against the real in-process KSeF emulator (ksef.sync, HTTP, exports).
 
-Skipped, with the reason, while the core lacks ``ksef.sync.fetch_increment`` or the
-emulator lacks ``seed_incoming_invoices`` (round 2 of the core contract).
+Every test starts its cursor at the emulator's high-water mark of the moment, so the
+invoices of the test are exactly those stored in the emulator after it; the set of KSeF
+numbers in Odoo (bills + visible error records) is compared with the emulator's store:
+0 missed, 0 duplicated. The emulator's package caps are lowered so that paging and
+truncation happen with a few hundred invoices.
 """
-import unittest
+import random
+import time
+from datetime import timedelta
+from unittest.mock import patch
 
+from odoo import fields
+from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..ksef import nip as ksef_nip
 from .common import TEST_NIP, KsefTestCommon
 
 CURSOR_MODULE = "odoo.addons.l10n_pl_ksef.models.l10n_pl_ksef_import_cursor"
+LOG_MODULE = "odoo.addons.l10n_pl_ksef.models.l10n_pl_ksef_import_log"
+TRANSPORT_MODULE = "odoo.addons.l10n_pl_ksef.ksef.transport"
+EXPORTS = "/invoices/exports"
+EXPORT_STATUS = "/invoices/exports/{referenceNumber}"
+HOSTILE = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+           b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><Faktura>&lol2;</Faktura>')
+XXE = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+       b'<Faktura>&x;</Faktura>')
+
+
+def other_nip(rng):
+    while True:
+        nip = ksef_nip.make_nip(str(rng.randint(100000000, 999999999)))
+        if nip and nip != TEST_NIP:
+            return nip
 
 
 @tagged("post_install", "-at_install")
@@ -19,70 +43,263 @@ class TestKsefImportEmulator(KsefTestCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        try:
-            from ..ksef import sync  # noqa: F401 - presence check
-        except ImportError as exc:
-            raise unittest.SkipTest("ksef.sync is not in the core yet: %s" % exc) from exc
-        if not hasattr(cls.emulator, "seed_incoming_invoices"):
-            raise unittest.SkipTest("the emulator cannot seed incoming invoices yet")
         cls.env["ir.config_parameter"].sudo().set_param(
             "l10n_pl_ksef.import_max_increments_per_run", "100")
 
     def setUp(self):
         super().setUp()
-        self.connect_token()
-        self.cursor = self.env["l10n_pl_ksef.import.cursor"]._l10n_pl_ksef_get(self.company)
-        self.cursor.start_date = "2020-01-01 00:00:00"
+        emu = self.emulator
+        knobs = {name: getattr(emu, name) for name in (
+            "query_record_cap", "export_invoice_cap", "export_size_cap", "export_part_size")}
 
+        def restore():
+            emu.faults.clear()
+            for name, value in knobs.items():
+                setattr(emu, name, value)
+        self.addCleanup(restore)
+        self.connect_token()
+        # everything stored so far belongs to earlier tests: start just after it. The seeding
+        # spreads new invoices between the HWM and now, so leave at least a second between.
+        with emu.lock:
+            stored = [row.get("permanentStorageTs") or 0
+                      for row in emu.state.table("invoices").values()]
+        last = max(stored + [emu.hwm_fixed or 0, time.time() - 30]) + 0.001
+        time.sleep(max(0.0, last + 1.0 - time.time()))
+        self.since = emu.advance_hwm(last)
+        self.cursor = self.env["l10n_pl_ksef.import.cursor"]._l10n_pl_ksef_get(self.company)
+        self.cursor.write({"checkpoint": self.since.isoformat(), "boundary_numbers": False})
+
+    # --- helpers ------------------------------------------------------------------
     def run_import(self):
         self.cursor.next_run_after = False   # tests do not wait 15 minutes
         return self.cursor._l10n_pl_ksef_run()
 
-    def assert_exactly(self, numbers):
-        bills = self.env["account.move"].search([("company_id", "=", self.company.id),
-                                                 ("l10n_pl_ksef_imported", "=", True)])
-        got = bills.mapped("l10n_pl_ksef_number")
-        self.assertEqual(len(got), len(set(got)), "duplicated bills")
-        self.assertEqual(set(got), set(numbers), "missed or foreign bills")
-        self.assertEqual(set(bills.mapped("state")), {"draft"})
-        return bills
+    def api_requests(self):
+        return {k: v for k, v in self.emulator.counters.items() if " /storage/" not in k}
 
-    def test_500_invoices_late_offline_and_faults(self):
-        numbers = self.emulator.seed_incoming_invoices(TEST_NIP, 500, lines=2)
-        self.emulator.advance_hwm()
-        self.emulator.reset_counters()
+    def emulator_numbers(self):
+        """KSeF numbers of invoices to our NIP stored after ``self.since`` and final (<= HWM)."""
+        emu = self.emulator
+        since, hwm = self.since.timestamp(), emu.hwm_fixed
+        with emu.lock:
+            rows = list(emu.state.table("invoices").values())
+        return {row["ksefNumber"] for row in rows
+                if (row.get("buyerIdentifier") or {}).get("value") == TEST_NIP
+                and row.get("ksefNumber") and since < row["permanentStorageTs"] <= hwm}
+
+    def bills(self):
+        return self.env["account.move"].search([("company_id", "=", self.company.id),
+                                                ("l10n_pl_ksef_imported", "=", True)])
+
+    def errors(self):
+        return self.env["l10n_pl_ksef.import.error"].search([("company_id", "=", self.company.id)])
+
+    def assert_in_sync(self):
+        """0 missed, 0 duplicated: bills + error records == what KSeF holds for us."""
+        got = self.bills().mapped("l10n_pl_ksef_number")
+        refused = self.errors().mapped("ksef_number")
+        self.assertEqual(len(got), len(set(got)), "duplicated bills")
+        self.assertFalse(set(got) & set(refused), "a document is both a bill and an error")
+        expected = self.emulator_numbers()
+        self.assertEqual(len(set(got) | set(refused)), len(expected))
+        self.assertEqual(set(got) | set(refused), expected, "missed or foreign documents")
+        self.assertEqual(set(self.bills().mapped("state")), {"draft"})
+
+    # --- tests ----------------------------------------------------------------------
+    def test_500_invoices_paging_truncation_and_late_offline(self):
+        emu = self.emulator
+        emu.export_invoice_cap = 120          # 500 -> 4 truncated packages + 1
+        emu.export_part_size = 40000          # several encrypted parts per package
+        numbers = emu.seed_incoming_invoices(TEST_NIP, 500, lines=2, seed=601)
+        emu.advance_hwm()
+        emu.reset_counters()
         result = self.run_import()
         self.assertEqual(result["state"], "done", result["message"])
-        self.assert_exactly(numbers)
-        requests = sum(self.emulator.counters.values())
-        self.assertLessEqual(requests, 30, self.emulator.counters)
+        run = result["run"]
+        self.assertEqual((run.created_count, run.error_count), (500, 0))
+        self.assertEqual(run.increment_count, 5)
+        # the last invoice of a truncated package comes again at the start of the next
+        # window: the core leaves it out (boundary numbers stored on the cursor)
+        self.assertEqual(run.duplicate_count, 0)
+        self.assert_in_sync()
+        self.assertEqual(set(self.bills().mapped("l10n_pl_ksef_number")), set(numbers))
+        requests = self.api_requests()
+        self.assertEqual(requests["POST " + EXPORTS], 5, requests)
+        self.assertLessEqual(sum(requests.values()), 20, requests)   # 500 invoices
+        self.assertGreater(emu.counters["GET /storage/export/{referenceNumber}/{ordinalNumber}"], 5)
+        kinds = self.bills().mapped("move_type")
+        self.assertIn("in_refund", kinds, "seeded KOR corrections lowering the amount")
+        self.assertTrue(self.bills().filtered("l10n_pl_ksef_corrected_move_id"))
+        self.assertTrue(self.bills().filtered("l10n_pl_ksef_paid"))
+        self.assertTrue(self.cursor.boundary_numbers)
 
-        # a late offline invoice: old issue date, stored in KSeF only now
-        late = self.emulator.seed_incoming_invoices(TEST_NIP, 1, offline_late=1)
-        self.emulator.advance_hwm()
-        self.assertEqual(self.run_import()["run"].created_count, 1)
-        numbers += late
-
-        # faults mid-import: KSeF fails, the run stops, nothing is skipped on the retry
-        more = self.emulator.seed_incoming_invoices(TEST_NIP, 120)
-        self.emulator.advance_hwm()
-        self.emulator.faults.add("http503", count=None)
-        with mute_logger(CURSOR_MODULE):
-            result = self.run_import()
-        self.assertIn(result["state"], ("failed", "rate_limited"))
-        self.emulator.faults.clear()
-        self.assertEqual(self.run_import()["state"], "done")
-        self.assert_exactly(numbers + more)
-
-        # again: nothing new, nothing duplicated
-        self.assertEqual(self.run_import()["run"].created_count, 0)
-        self.assert_exactly(numbers + more)
-
-    def test_rate_limit_reschedules(self):
-        self.emulator.seed_incoming_invoices(TEST_NIP, 3)
-        self.emulator.advance_hwm()
-        self.emulator.faults.add("http429", count=None, retry_after=120)
+        # a late offline invoice: issued weeks ago, reaches KSeF only now; not final yet
+        late = emu.seed_incoming_invoices(TEST_NIP, 1, offline_late=1, seed=602)
         result = self.run_import()
-        self.emulator.faults.clear()
+        self.assertEqual((result["state"], result["run"].created_count), ("done", 0))
+        emu.advance_hwm()
+        result = self.run_import()
+        self.assertEqual(result["run"].created_count, 1, result["message"])
+        bill = self.bills().filtered(lambda m: m.l10n_pl_ksef_number == late[0])
+        self.assertLess(bill.invoice_date, fields.Date.today() - timedelta(days=13))
+        self.assert_in_sync()
+
+        # once more: nothing new, nothing duplicated
+        result = self.run_import()
+        self.assertEqual((result["run"].document_count, result["run"].created_count), (0, 0))
+        # even from the very start again (lost cursor): all known, none created, no error
+        self.cursor.write({"checkpoint": self.since.isoformat(), "boundary_numbers": False})
+        result = self.run_import()
+        self.assertEqual(result["state"], "done", result["message"])
+        self.assertEqual((result["run"].created_count, result["run"].duplicate_count,
+                          result["run"].error_count), (0, 501, 0))
+        self.assert_in_sync()
+
+    def test_faults_mid_import_lose_and_repeat_nothing(self):
+        emu = self.emulator
+        emu.export_invoice_cap = 60
+        emu.seed_incoming_invoices(TEST_NIP, 150, lines=1, seed=611)
+        emu.advance_hwm()
+        Cursor = type(self.cursor)
+        real_fetch = Cursor._l10n_pl_ksef_fetch_increment
+        calls = []
+
+        def fetch_then_break_ksef(cursor, client, checkpoint, seen=None):
+            calls.append(checkpoint)
+            if len(calls) == 2:   # KSeF starts failing after the first increment is stored
+                emu.faults.add("http500", path=EXPORTS, count=None)
+            return real_fetch(cursor, client, checkpoint, seen=seen)
+
+        with patch.object(Cursor, "_l10n_pl_ksef_fetch_increment", fetch_then_break_ksef), \
+                patch.object(type(self.env["res.company"]), "_l10n_pl_ksef_get_client",
+                             self.fast_retry_client()), \
+                mute_logger(CURSOR_MODULE, TRANSPORT_MODULE):
+            result = self.run_import()
+        self.assertEqual(result["state"], "failed")
+        self.assertIn("500", result["message"])
+        self.assertEqual(len(self.bills()), 60, "the first increment is kept")
+        checkpoint = self.cursor.checkpoint
+        self.assertGreater(checkpoint, self.since.isoformat())
+
+        # KSeF recovers, but one request is lost after KSeF processed it, one fails once:
+        # the client retries both (idempotent), the run completes from the same checkpoint
+        emu.faults.clear()
+        emu.faults.add("drop_after_accept", path=EXPORT_STATUS, count=1)
+        emu.faults.add("http503", path=EXPORTS, count=1)
+        with mute_logger(TRANSPORT_MODULE):
+            result = self.run_import()
+        self.assertEqual(result["state"], "done", result["message"])
+        self.assertEqual(result["run"].checkpoint_from, fields.Datetime.to_datetime(
+            checkpoint[:19].replace("T", " ")))
+        self.assertEqual(result["run"].created_count, 90)
+        self.assert_in_sync()
+
+    def fast_retry_client(self):
+        """The company's client, with retries that do not sleep (faster test)."""
+        original = type(self.env["res.company"])._l10n_pl_ksef_get_client
+
+        def get_client(company):
+            client = original(company)
+            client.transport.sleep = lambda seconds: None
+            return client
+        return get_client
+
+    def test_crash_while_storing_keeps_cursor(self):
+        emu = self.emulator
+        emu.seed_incoming_invoices(TEST_NIP, 20, lines=1, seed=621)
+        emu.advance_hwm()
+        Move = type(self.env["account.move"])
+        with patch.object(Move, "_l10n_pl_ksef_import_notify",
+                          side_effect=RuntimeError("worker killed")), \
+                mute_logger(CURSOR_MODULE):
+            result = self.run_import()
+        self.assertEqual(result["state"], "failed")
+        self.assertFalse(self.bills(), "the increment's bills must be rolled back")
+        self.assertEqual(self.cursor.checkpoint, self.since.isoformat(), "the cursor must not move")
+        self.assertEqual(self.run_import()["state"], "done")
+        self.assert_in_sync()
+
+    def test_hostile_documents_become_visible_errors(self):
+        emu = self.emulator
+        emu.seed_incoming_invoices(TEST_NIP, 3, lines=1, seed=631)
+        hostile = {
+            emu.seed_raw_invoice(TEST_NIP, HOSTILE): "DOCTYPE",
+            emu.seed_raw_invoice(TEST_NIP, XXE): "DOCTYPE",
+            emu.seed_raw_invoice(TEST_NIP, b"<Faktura><Fa>unclosed"): "well-formed",
+            emu.seed_raw_invoice(TEST_NIP, b"<Faktura>" + b" " * (6 * 1024 * 1024)
+                                 + b"</Faktura>"): "larger",
+        }
+        emu.advance_hwm()
+        with mute_logger(LOG_MODULE):
+            result = self.run_import()
+        self.assertEqual(result["state"], "done", result["message"])
+        self.assertEqual((result["run"].created_count, result["run"].error_count), (3, 4))
+        errors = self.errors()
+        self.assertEqual(set(errors.mapped("ksef_number")), set(hostile))
+        for error in errors:
+            self.assertEqual(error.state, "open")
+            self.assertEqual(error.run_id, result["run"])
+            self.assertIn(hostile[error.ksef_number], error.message)
+        self.assertNotIn("root:", "".join(errors.mapped("message")))
+        self.assert_in_sync()
+        # the next run does not see them again (cursor past them, boundary remembered)
+        result = self.run_import()
+        self.assertEqual((result["run"].document_count, result["run"].error_count), (0, 0))
+        self.assertEqual(set(errors.mapped("attempt_count")), {1})
+
+    def test_rate_limit_reschedules_without_sleeping(self):
+        emu = self.emulator
+        emu.seed_incoming_invoices(TEST_NIP, 3, lines=1, seed=641)
+        emu.advance_hwm()
+        cron = self.env.ref("l10n_pl_ksef.ir_cron_l10n_pl_ksef_import")
+        triggers_before = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        emu.faults.add("http429", path=EXPORTS, count=None, retry_after=600)
+        started = time.monotonic()
+        result = self.run_import()
+        self.assertLess(time.monotonic() - started, 5, "must not sleep for Retry-After")
         self.assertEqual(result["state"], "rate_limited", result["message"])
-        self.assertTrue(self.cursor.next_run_after)
+        self.assertGreaterEqual(self.cursor.next_run_after,
+                                fields.Datetime.now() + timedelta(seconds=590))
+        triggers = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+        self.assertEqual(len(triggers), triggers_before + 1)
+        self.assertGreaterEqual(max(triggers.mapped("call_at")),
+                                self.cursor.next_run_after - timedelta(seconds=1))
+        self.assertEqual(self.cursor.checkpoint, self.since.isoformat())
+        # before Retry-After has passed, a run does not call KSeF
+        emu.reset_counters()
+        result = self.cursor._l10n_pl_ksef_run()
+        self.assertEqual(result["state"], "skipped")
+        self.assertFalse(self.api_requests())
+        # a short Retry-After (within the client's limit) is simply waited for
+        emu.faults.clear()
+        emu.faults.add("http429", path=EXPORTS, count=1, retry_after=1)
+        with mute_logger(TRANSPORT_MODULE):
+            result = self.run_import()
+        self.assertEqual(result["state"], "done", result["message"])
+        self.assert_in_sync()
+
+    def test_mapping_learnt_on_second_bill_via_emulator(self):
+        emu = self.emulator
+        seller = other_nip(random.Random(651))
+        # same seed and seller: the same lines on both invoices
+        emu.seed_incoming_invoices(TEST_NIP, 1, sellers=[seller], lines=2, seed=652)
+        emu.advance_hwm()
+        self.assertEqual(self.run_import()["run"].created_count, 1)
+        first = self.bills()
+        self.assertEqual(first.partner_id.vat, "PL" + seller)
+        line = first.invoice_line_ids[0]
+        product = self.env["product.product"].create({"name": "Our catalogue item",
+                                                      "type": "consu"})
+        account = self.company_data["default_account_expense"].copy({"code": "402198"})
+        first.write({"invoice_line_ids": [Command.update(line.id, {
+            "product_id": product.id, "account_id": account.id})]})
+        emu.seed_incoming_invoices(TEST_NIP, 1, sellers=[seller], lines=2, seed=652)
+        emu.advance_hwm()
+        self.assertEqual(self.run_import()["run"].created_count, 1)
+        second = self.bills() - first
+        self.assertEqual(second.partner_id, first.partner_id)
+        learnt = second.invoice_line_ids.filtered(
+            lambda new: new.l10n_pl_ksef_source_name == line.l10n_pl_ksef_source_name)
+        self.assertEqual(learnt.product_id, product)
+        self.assertEqual(learnt.account_id, account)
+        self.assert_in_sync()
