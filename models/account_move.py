@@ -112,7 +112,12 @@ class AccountMove(models.Model):
         help="The exact FA(3) file sent to KSeF.")
     l10n_pl_ksef_upo_id = fields.Many2one(
         "ir.attachment", string="KSeF UPO", copy=False, readonly=True,
-        help="Official receipt (Urzędowe Poświadczenie Odbioru) issued by KSeF.")
+        help="Official receipt (Urzędowe Poświadczenie Odbioru) issued by KSeF. For a batch session "
+             "this is the whole (signed) UPO page of the session; the invoice's own entry is below.")
+    l10n_pl_ksef_upo_entry = fields.Text(
+        string="KSeF UPO entry", copy=False, readonly=True,
+        help="This invoice's entry (Dokument) in the session UPO: KSeF number, invoice number, "
+             "dates and hash as KSeF confirmed them.")
     l10n_pl_ksef_submission_id = fields.Many2one(
         "l10n_pl_ksef.submission", string="KSeF session", copy=False, readonly=True, index=True)
     l10n_pl_ksef_session_ref = fields.Char(
@@ -166,10 +171,11 @@ class AccountMove(models.Model):
 
     @api.depends("l10n_pl_ksef_state")
     def _compute_show_reset_to_draft_button(self):
-        super()._compute_show_reset_to_draft_button()
+        res = super()._compute_show_reset_to_draft_button()
         for move in self:
             if move.l10n_pl_ksef_state in ("sent", "accepted"):
                 move.show_reset_to_draft_button = False
+        return res
 
     def _l10n_pl_ksef_clear(self):
         """Forget a queued (online) or rejected send after a reset to draft."""
@@ -329,8 +335,12 @@ class AccountMove(models.Model):
             Submission._process_company(company, moves, interactive=True)
 
     # ------------------------------------------------------------------ results
-    def _l10n_pl_ksef_apply_status(self, status, upo=None):
-        """Write a final/pending InvoiceStatus of KSeF onto the invoice."""
+    def _l10n_pl_ksef_apply_status(self, status, upo=None, log=True):
+        """Write a final/pending InvoiceStatus of KSeF onto the invoice.
+
+        Returns "accepted", "sent" (still pending) or "rejected". ``log=False``: no chatter
+        message (the batch settling logs all invoices at once).
+        """
         self.ensure_one()
         number = status.held_ksef_number
         if number:
@@ -347,8 +357,9 @@ class AccountMove(models.Model):
             self.write(vals)
             if upo:
                 self._l10n_pl_ksef_attach_upo(upo)
-            self._message_log(body=Markup("%s <b>%s</b>") % (
-                self.env._("Accepted by KSeF. KSeF number:"), number))
+            if log:
+                self._message_log(body=Markup("%s <b>%s</b>") % (
+                    self.env._("Accepted by KSeF. KSeF number:"), number))
             if self.invoice_pdf_report_id:
                 # the stored PDF shows no KSeF number yet: drop it so the next print shows it
                 self.invoice_pdf_report_id.sudo().unlink()
@@ -361,8 +372,9 @@ class AccountMove(models.Model):
         error = status.rejection_error()
         message = error.message if error is not None else status.description
         self.write({"l10n_pl_ksef_state": "rejected", "l10n_pl_ksef_message": message})
-        self._message_log(body=Markup("%s<br/>%s") % (
-            self.env._("Rejected by KSeF:"), escape(message)))
+        if log:
+            self._message_log(body=Markup("%s<br/>%s") % (
+                self.env._("Rejected by KSeF:"), escape(message)))
         return "rejected"
 
     def _l10n_pl_ksef_attach_upo(self, upo, shared=None):

@@ -15,9 +15,13 @@ and whenever KSeF answers 429, the cron is re-triggered at the time KSeF names
 import logging
 from datetime import timedelta
 
+from lxml import etree
+from markupsafe import Markup
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
 
+from ..ksef import batch as ksef_batch
+from ..ksef import crypto, xmlsafe
 from ..ksef import errors as ksef_errors
 from .account_move import (
     BATCH_SESSIONS_PER_HOUR,
@@ -29,6 +33,11 @@ from .account_move import (
 
 _logger = logging.getLogger(__name__)
 CRON_XMLID = "l10n_pl_ksef.ir_cron_l10n_pl_ksef_send"
+#: invoices per batch session (KSeF allows 10,000; a session UPO page holds 10,000 entries and
+#: the core reads UPOs up to 5 MiB, about 9,000 entries: stay well below)
+MAX_BATCH_INVOICES = 5000
+#: a session UPO page with 10,000 entries is about 6 MB
+UPO_PAGE_MAX_BYTES = 32 * 1024 * 1024
 
 
 class KsefFault(Exception):
@@ -46,13 +55,18 @@ class L10nPlKsefSubmission(models.Model):
     kind = fields.Selection([("online", "Online session"), ("batch", "Batch session")],
                             required=True, readonly=True)
     reference = fields.Char(string="Session reference", readonly=True, index=True)
-    state = fields.Selection([("open", "Open"), ("closed", "Closed"), ("done", "Processed")],
-                             default="open", required=True, readonly=True)
+    state = fields.Selection(
+        [("open", "Open"), ("closing", "Closing"), ("closed", "Closed"), ("done", "Processed")],
+        default="open", required=True, readonly=True,
+        help="Batch sessions: Open = parts being uploaded (never closed: KSeF will not process it); "
+             "Closing = the close request was sent, its answer may have been lost; Closed = KSeF is "
+             "processing; Processed = every invoice settled.")
     offline_mode = fields.Boolean(readonly=True)
     move_ids = fields.One2many("account.move", "l10n_pl_ksef_submission_id", string="Invoices",
                                readonly=True)
     invoice_count = fields.Integer(compute="_compute_invoice_count")
-    upo_id = fields.Many2one("ir.attachment", string="Session UPO", readonly=True)
+    upo_ids = fields.Many2many("ir.attachment", "l10n_pl_ksef_submission_upo_rel", "submission_id",
+                               "attachment_id", string="Session UPO pages", readonly=True)
     message = fields.Text(readonly=True)
 
     def _compute_invoice_count(self):
@@ -67,7 +81,9 @@ class L10nPlKsefSubmission(models.Model):
     @api.model
     def _commit(self):
         if self._can_commit():
-            self.env.cr.commit()
+            # intended: each state is committed before the KSeF request that depends on it, so
+            # a worker killed mid-way leaves a state the cron can settle (never sent twice)
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
     def _fault_point(self, step, moves):
@@ -226,44 +242,156 @@ class L10nPlKsefSubmission(models.Model):
 
     @api.model
     def _settle_batch(self, client, submission, moves):
+        """Settle the invoices of a batch session by their hashes; never resend blindly.
+
+        The session reference is stored before any part is uploaded, and the state ``closing``
+        before the close request: KSeF processes a batch only after it is closed, and only this
+        module closes it. So:
+
+        * no reference: the open itself failed or timed out; nothing was uploaded or closed,
+          KSeF cannot process anything in it (an unclosed session is cancelled) -> queued again;
+        * status 100 (open) and the close was never sent (state ``open``) -> queued again;
+        * status 100 and the close may have been lost (state ``closing``) -> close again (a
+          session is processed at most once; a second close is refused, never duplicated);
+        * 150/170: still processing -> ask again later;
+        * final: the session's invoices are listed (1,000 per request) and matched by hash;
+          the UPO page(s) are downloaded once and linked to every accepted invoice; invoices
+          KSeF does not list in a final session were provably not taken -> queued again.
+        """
+        Move = self.env["account.move"]
         if not submission.reference:
-            # crashed before KSeF named the session: KSeF's duplicate check (440 -> original
-            # KSeF number) makes a resend safe
-            moves.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False})
+            self._requeue(moves, submission, self.env._(
+                "The KSeF batch session could not be opened; nothing was sent. The invoice will be "
+                "sent again automatically."))
             return
         status = client.session_status(submission.reference)
-        if status.code in (100, 150, 170):
+        if status.code == 100:
+            if submission.state == "open":
+                self._requeue(moves, submission, self.env._(
+                    "The upload of the KSeF batch session %(ref)s did not finish and the session was "
+                    "never closed, so KSeF will not process it. The invoice will be sent again "
+                    "automatically.", ref=submission.reference))
+                return
+            try:
+                ksef_batch.close_batch(client, submission.reference)
+            except ksef_errors.KSeFBadRequest as exc:
+                # refused: a missing/expired upload; KSeF cancels the session by itself
+                _logger.info("KSeF: closing batch %s again refused: %s", submission.reference, exc)
+                if not client.session_status(submission.reference).is_open:
+                    self._trigger_cron(POLL_DELAY_SECONDS)
+                    return
+                self._requeue(moves, submission, self.env._(
+                    "KSeF refused to close the batch session %(ref)s (%(error)s); it will not be "
+                    "processed. The invoice will be sent again automatically.",
+                    ref=submission.reference, error=exc.message or str(exc)))
+                return
+            submission.state = "closed"
+            self._commit()
+            status = client.session_status(submission.reference)
+        if not status.is_final:
             self._trigger_cron(POLL_DELAY_SECONDS)
             return
-        by_hash = {m.l10n_pl_ksef_invoice_hash: m for m in moves}
-        listed = client.list_session_invoices(submission.reference) if status.invoice_count else []
-        upo_attachment = self.env["ir.attachment"]
-        if status.upo_pages and not submission.upo_id:
-            upo = client.get_session_upo(submission.reference, status.upo_pages[0].reference_number)
-            upo_attachment = self.env["ir.attachment"].sudo().create({
-                "name": "UPO-%s.xml" % submission.reference, "raw": upo,
-                "mimetype": "application/xml", "res_model": self._name, "res_id": submission.id,
-                "description": self.env._("KSeF session UPO")})
-            submission.upo_id = upo_attachment.id
+        by_hash = {}
+        for move in moves:
+            by_hash.setdefault(move.l10n_pl_ksef_invoice_hash, Move)
+            by_hash[move.l10n_pl_ksef_invoice_hash] |= move
+        listed = client.list_session_invoices(submission.reference) if status.code in (200, 445) else []
+        upo_entries = self._batch_upo(client, submission, status) if status.code == 200 else {}
+        pending = Move
+        accepted = Move
         for invoice_status in listed:
-            move = by_hash.pop(invoice_status.invoice_hash, None)
-            if move is None:
+            group = by_hash.pop(invoice_status.invoice_hash, None)
+            if not group:
                 continue
-            result = move._l10n_pl_ksef_apply_status(invoice_status)
-            if result == "accepted" and submission.upo_id:
-                move.l10n_pl_ksef_upo_id = submission.upo_id.id
-        # invoices KSeF never saw in this (final) session: safe to send again
-        leftovers = self.env["account.move"].union(*by_hash.values()) if by_hash else self.env["account.move"]
-        leftovers.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False})
-        submission.state = "done"
+            for move in group:
+                result = move._l10n_pl_ksef_apply_status(invoice_status, log=False)
+                if result == "accepted":
+                    accepted |= move
+                    attachment, entry = upo_entries.get(move.l10n_pl_ksef_number, (None, None))
+                    if attachment:
+                        move.write({"l10n_pl_ksef_upo_id": attachment.id,
+                                    "l10n_pl_ksef_upo_entry": entry})
+                elif result == "sent":
+                    pending |= move
+        if accepted:
+            accepted._message_log_batch(bodies={m.id: Markup("%s <b>%s</b>") % (
+                self.env._("Accepted by KSeF (batch session). KSeF number:"),
+                m.l10n_pl_ksef_number) for m in accepted})
+        rejected = moves.filtered(lambda m: m.l10n_pl_ksef_state == "rejected")
+        if rejected:
+            rejected._message_log_batch(bodies={m.id: Markup("%s<br/>%s") % (
+                self.env._("Rejected by KSeF:"), m.l10n_pl_ksef_message) for m in rejected})
+        # invoices KSeF does not list in this final session were never taken: safe to send again
+        leftovers = Move.union(*by_hash.values()) if by_hash else Move
+        if leftovers:
+            details = "; ".join(status.details or [])
+            self._requeue(leftovers, submission, self.env._(
+                "KSeF did not take the invoice in batch session %(ref)s (status %(code)s: "
+                "%(description)s%(details)s). It will be sent again automatically.",
+                ref=submission.reference, code=status.code, description=status.description,
+                details=" - %s" % details if details else ""), close=False)
+        if pending:
+            self._trigger_cron(POLL_DELAY_SECONDS)
+        else:
+            submission.write({"state": "done", "message": status.description})
         self._commit()
+
+    @api.model
+    def _requeue(self, moves, submission, message, close=True):
+        """Back to ``queued``: KSeF provably did not take these invoices in ``submission``."""
+        moves.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False,
+                     "l10n_pl_ksef_sent_at": False, "l10n_pl_ksef_message": message})
+        if close:
+            submission.write({"state": "done", "message": message})
+        self._commit()
+
+    @api.model
+    def _batch_upo(self, client, submission, status):
+        """Download the session UPO page(s) once -> {KSeF number: (attachment, Dokument entry)}.
+
+        Each page is kept whole as an attachment of the session (a real UPO is signed: its
+        signature covers the page, so it is not cut per invoice); every accepted invoice links to
+        its page and records its own ``Dokument`` entry in ``l10n_pl_ksef_upo_entry``.
+        """
+        attachments = submission.upo_ids
+        if not attachments and status.upo_pages:
+            Attachment = self.env["ir.attachment"].sudo()
+            for number, page in enumerate(status.upo_pages, 1):
+                try:
+                    data = client.get_session_upo(submission.reference, page.reference_number)
+                except ksef_errors.KSeFError as exc:
+                    _logger.info("KSeF: UPO page %s of %s not available yet: %s",
+                                 page.reference_number, submission.reference, exc)
+                    continue
+                attachments |= Attachment.create({
+                    "name": "UPO-%s-%d.xml" % (submission.reference, number), "raw": data,
+                    "mimetype": "application/xml", "res_model": self._name, "res_id": submission.id,
+                    "description": self.env._("KSeF official receipt (UPO) of batch session %(ref)s, "
+                                              "page %(page)s", ref=submission.reference, page=number)})
+            submission.upo_ids = attachments
+        entries = {}
+        for attachment in attachments:
+            try:
+                root = xmlsafe.parse(attachment.sudo().raw, max_bytes=UPO_PAGE_MAX_BYTES, what="UPO")
+            except ksef_errors.KSeFError as exc:
+                _logger.warning("KSeF: UPO %s unreadable: %s", attachment.name, exc)
+                continue
+            for document in root.iter("{*}Dokument"):
+                number = document.findtext("{*}NumerKSeFDokumentu")
+                if number:
+                    entry = "\n".join("%s: %s" % (etree.QName(child).localname, (child.text or "").strip())
+                                      for child in document if isinstance(child.tag, str))
+                    entries[number] = (attachment, entry)
+        return entries
 
     # ------------------------------------------------------------------ sending
     @api.model
     def _send(self, client, company, moves):
+        threshold = company._l10n_pl_ksef_batch_threshold()
         for offline, group in moves.grouped(lambda m: m.l10n_pl_ksef_mode in OFFLINE_MODES).items():
-            if len(group) > BATCH_THRESHOLD and hasattr(client, "send_batch") and self._budget_batch(company):
-                self._send_batch(client, company, group, offline)
+            if len(group) > threshold and self._budget_batch(company):
+                for start in range(0, len(group), MAX_BATCH_INVOICES):
+                    self._send_batch(client, company, group[start:start + MAX_BATCH_INVOICES], offline)
             else:
                 self._send_online(client, company, group)
 
@@ -320,30 +448,86 @@ class L10nPlKsefSubmission(models.Model):
         self._settle(client, company, sent)
 
     @api.model
+    def _batch_file_name(self, move):
+        """The file name of an invoice inside the batch ZIP (unique, plain, ASCII)."""
+        return "%d.xml" % move.id
+
+    @api.model
     def _send_batch(self, client, company, moves, offline):
+        """Send ``moves`` in one batch session (one ZIP, encrypted parts), never twice.
+
+        Order of writes (each committed before the request that depends on it):
+        state ``sent`` + session record -> POST /sessions/batch -> session reference ->
+        part uploads -> state ``closing`` -> POST close -> ``closed`` -> settle by hash.
+        A crash or timeout anywhere leaves a state ``_settle_batch`` resolves by asking KSeF.
+        """
+        Move = self.env["account.move"]
         submission = self.create({"company_id": company.id, "kind": "batch", "offline_mode": offline})
         moves.write({"l10n_pl_ksef_state": "sent", "l10n_pl_ksef_submission_id": submission.id,
-                     "l10n_pl_ksef_sent_at": fields.Datetime.now(), "l10n_pl_ksef_invoice_ref": False})
+                     "l10n_pl_ksef_sent_at": fields.Datetime.now(), "l10n_pl_ksef_invoice_ref": False,
+                     "l10n_pl_ksef_message": False})
         self._commit()
         self._fault_point("before_send", moves)
-        files = {"%s.xml" % move.id: move._l10n_pl_ksef_xml() for move in moves}
+        files = {self._batch_file_name(move): move._l10n_pl_ksef_xml() for move in moves}
+        archive, hashes = ksef_batch.build_archive(files)
+        for move in moves:
+            if hashes[self._batch_file_name(move)] != move.l10n_pl_ksef_invoice_hash:
+                raise UserError(self.env._(
+                    "The stored FA(3) file of %(name)s no longer matches its hash; reset the invoice "
+                    "to draft and post it again.", name=move.name))
+        key, iv = crypto.new_aes_key(), crypto.new_iv()
+        encrypted = [crypto.aes_encrypt(part, key, iv) for part in ksef_batch.split_parts(archive)]
         try:
-            result = client.send_batch(files, offline_mode=offline)
-        except ksef_errors.KSeFRateLimited:
-            moves.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False,
-                         "l10n_pl_ksef_sent_at": False})
-            submission.unlink()
+            reference, uploads = ksef_batch.open_batch(
+                client, ksef_batch.describe_archive(archive, encrypted), key, iv, offline_mode=offline)
+        except ksef_errors.KSeFError as exc:
+            # refused, rate limited or timed out: no part was uploaded and the session (if KSeF
+            # opened one) is never closed, so KSeF cannot process anything of it -> queued again
+            self._requeue(moves, submission, getattr(exc, "message", None) or str(exc))
             raise
-        except ksef_errors.KSeFBadRequest as exc:
-            # the package was refused as a whole before processing: nothing stored
-            moves.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False,
-                         "l10n_pl_ksef_message": exc.message or str(exc)})
-            submission.message = exc.message
-            raise
-        self._fault_point("after_send", moves)
-        submission.write({"reference": result.reference_number, "state": "closed"})
+        submission.reference = reference
         self._commit()
-        self._settle_batch(client, submission, moves)
+        self._fault_point("batch_opened", moves)
+        try:
+            for number, part in enumerate(encrypted, 1):
+                ksef_batch.upload_part(client, uploads[number], part, reference,
+                                       timeout=self._upload_timeout(client))
+        except ksef_errors.KSeFError as exc:
+            # not closed: KSeF never processes this session
+            self._requeue(moves, submission, getattr(exc, "message", None) or str(exc))
+            raise
+        submission.state = "closing"
+        self._commit()
+        self._fault_point("before_close", moves)
+        try:
+            ksef_batch.close_batch(client, reference)
+        except ksef_errors.KSeFRateLimited:
+            raise       # not closed; the cron closes it at Retry-After (state closing)
+        except ksef_errors.KSeFError as exc:
+            # unknown outcome (timeout, 5xx) or refused: settled from KSeF's own session status
+            _logger.info("KSeF: closing batch %s: %s", reference, exc)
+        else:
+            submission.state = "closed"
+            self._commit()
+        self._fault_point("after_send", moves)
+        try:
+            self._settle_batch(client, submission, moves)
+        except ksef_errors.KSeFRateLimited:
+            raise
+        except ksef_errors.KSeFError as exc:
+            # the batch is in KSeF's hands; its results are collected by the next cron run
+            _logger.info("KSeF: results of batch %s not read yet: %s", reference, exc)
+            self._trigger_cron(POLL_DELAY_SECONDS)
+        return Move
+
+    @api.model
+    def _upload_timeout(self, client):
+        """Seconds for one part upload: the client's read timeout, at least 60 s (numeric:
+        Odoo's test harness only understands numbers)."""
+        timeout = getattr(getattr(client, "transport", None), "timeout", 30)
+        if isinstance(timeout, (tuple, list)):
+            timeout = timeout[-1]
+        return max(60.0, float(timeout or 30))
 
 
 class L10nPlKsefConfig(models.Model):
@@ -354,6 +538,11 @@ class L10nPlKsefConfig(models.Model):
         help="Queue every posted customer invoice and credit note for KSeF at once; the queue is "
              "sent within a minute by the scheduled action. Otherwise invoices are sent from the "
              "Send wizard or with the \"Send to KSeF\" button.")
+    batch_threshold = fields.Integer(
+        string="Batch session above", default=BATCH_THRESHOLD,
+        help="When more invoices than this wait to be sent, the scheduled action sends them in "
+             "one KSeF batch session (one encrypted ZIP, a handful of requests) instead of one "
+             "request per invoice in an online session.")
 
 
 class ResCompany(models.Model):
@@ -368,3 +557,10 @@ class ResCompany(models.Model):
     def _l10n_pl_ksef_send_on_post(self):
         self.ensure_one()
         return bool(self.sudo().l10n_pl_ksef_config_id.send_on_post)
+
+    def _l10n_pl_ksef_batch_threshold(self):
+        """Above this many waiting invoices (of one mode), the cron sends one batch session."""
+        self.ensure_one()
+        config = self.sudo().l10n_pl_ksef_config_id
+        value = config.batch_threshold if config else BATCH_THRESHOLD
+        return max(1, value or BATCH_THRESHOLD)

@@ -7,3 +7,4 @@ from . import test_send_online
 from . import test_send_offline
 from . import test_import_cursor
 from . import test_import_emulator
+from . import test_send_batch
