@@ -50,7 +50,8 @@ def get_port(env):
 
 
 def _schema_dir():
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # realpath: the addons folder may be a symlink to the repository
+    here = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     candidate = os.path.normpath(os.path.join(here, "..", "shared", "ksef", "schemas", "FA"))
     return candidate if os.path.isdir(candidate) else None
 

@@ -47,6 +47,7 @@ set +e
    --addons-path="$ODOO_HOME/odoo/addons,$ODOO_HOME/odoo/odoo/addons,$work" \
    -i l10n_pl_ksef --test-enable --test-tags /l10n_pl_ksef --stop-after-init \
    --http-port="$port" --http-interface=127.0.0.1 --log-level=test --workers=0 \
+   --log-handler=odoo.tests.common.requests:WARNING \
    ${KSEF_ODOO_ARGS:-}) >"$log" 2>&1
 rc=$?
 set -e
@@ -62,7 +63,13 @@ if [ -n "$ours_warn" ]; then echo "Warnings from l10n_pl_ksef:"; echo "$ours_war
 ran=${ran:-0}
 echo "odoo: $(( ran - failed )) passed, $failed failed"
 if [ "$rc" != 0 ] || [ "$ran" = 0 ] || [ "$failed" != 0 ] || [ "$errs" != 0 ] || [ -n "$ours_warn" ]; then
-  echo "Odoo test suite FAILED (exit $rc, $ran tests, $failed failed, $errs error lines). Last lines:"
-  tail -40 "$log"
+  echo "Odoo test suite FAILED (exit $rc, $ran tests, $failed failed, $errs error lines)."
+  echo "--- failures and errors (with tracebacks) ---"
+  grep -nE " (ERROR|CRITICAL) " "$log" | head -20 | while IFS=: read -r n _; do
+    sed -n "${n},$((n + 30))p" "$log" | grep -vE "^[0-9-]+ [0-9:,]+ [0-9]+ INFO " | head -30
+    echo "---"
+  done
+  echo "--- last lines ---"
+  tail -15 "$log"
   exit 1
 fi

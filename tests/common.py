@@ -17,7 +17,8 @@ OTHER_NIP = "1234563218"
 
 
 def schema_dir():
-    addon_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # realpath: Odoo may load the addon through a symlinked addons folder
+    addon_dir = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     path = os.path.normpath(os.path.join(addon_dir, "..", "shared", "ksef", "schemas", "FA"))
     return path if os.path.isdir(path) else None
 
