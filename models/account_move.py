@@ -75,6 +75,13 @@ ONLINE_SENDS_PER_HOUR = 150
 BATCH_SESSIONS_PER_HOUR = 20
 #: how long a KSeF number may take before the cron asks again
 POLL_DELAY_SECONDS = 5
+#: fields of the sending state machine (bookkeeping only: writing them never touches lines)
+KSEF_STATE_FIELDS = frozenset((
+    "l10n_pl_ksef_state", "l10n_pl_ksef_mode", "l10n_pl_ksef_deadline", "l10n_pl_ksef_deadline_warned",
+    "l10n_pl_ksef_xml_id", "l10n_pl_ksef_upo_id", "l10n_pl_ksef_upo_entry", "l10n_pl_ksef_submission_id",
+    "l10n_pl_ksef_invoice_ref", "l10n_pl_ksef_sent_at", "l10n_pl_ksef_message", "l10n_pl_ksef_number",
+    "l10n_pl_ksef_acquisition_date", "l10n_pl_ksef_invoice_hash",
+))
 
 
 class AccountMove(models.Model):
@@ -147,6 +154,15 @@ class AccountMove(models.Model):
         return (self.move_type in ("out_invoice", "out_refund")
                 and self.company_id.account_fiscal_country_id.code == "PL"
                 and self.company_id._l10n_pl_ksef_is_connected())
+
+    # ------------------------------------------------------------------ writes
+    def write(self, vals):
+        if vals and set(vals) <= KSEF_STATE_FIELDS:
+            # only the KSeF bookkeeping of the invoice: no journal line can change, and the
+            # invoice was not edited by a user (no line re-synchronisation, which costs
+            # ~10 ms per invoice, and no "manually modified" flag)
+            self = self.with_context(skip_invoice_sync=True, skip_is_manually_modified=True)  # noqa: PLW0642
+        return super().write(vals)
 
     # ------------------------------------------------------------------ protections
     def _l10n_pl_ksef_check_locked(self, what):
@@ -398,7 +414,11 @@ class AccountMove(models.Model):
         return {"prod": "PROD", "demo": "DEMO"}.get(env_name, "TEST")
 
     def _l10n_pl_ksef_qr_codes(self):
-        """QR codes for the invoice PDF: [{"label", "url", "png" (base64), "caption"}].
+        """QR codes for the invoice PDF: [{"name", "label", "url", "png" (base64)}].
+
+        The PNG is the bare code; the report prints the label (KSeF number, OFFLINE or
+        CERTYFIKAT) as text under it, large enough to read (a label drawn into the image ends
+        up about 4 pt high on paper).
 
         Accepted online invoice: KOD I with its KSeF number. Offline invoice: KOD I
         (KSeF number once accepted, else OFFLINE) and KOD II (CERTYFIKAT). Otherwise none.
@@ -416,7 +436,7 @@ class AccountMove(models.Model):
                                                invoice_hash=self.l10n_pl_ksef_invoice_hash)
         label = ksef_qr.label_for_kod1(self.l10n_pl_ksef_number)
         codes.append({"name": "KOD I", "url": url, "label": label,
-                      "png": base64.b64encode(ksef_qr.qr_png(url, label)).decode()})
+                      "png": base64.b64encode(ksef_qr.qr_png(url)).decode()})
         if offline:
             try:
                 config = self.company_id._l10n_pl_ksef_get_config()
@@ -427,7 +447,7 @@ class AccountMove(models.Model):
             except (UserError, ksef_errors.KSeFError) as exc:
                 _logger.warning("KSeF: KOD II of %s could not be made: %s", self.name, exc)
             else:
-                png = ksef_qr.qr_png(url2, ksef_qr.LABEL_CERTIFICATE)
+                png = ksef_qr.qr_png(url2)
                 codes.append({"name": "KOD II", "url": url2, "label": ksef_qr.LABEL_CERTIFICATE,
                               "png": base64.b64encode(png).decode()})
         return codes

@@ -110,14 +110,14 @@ class TestKsefSendBatch(KsefSendCommon):
         moves = self.queue(7)
         bad = moves[3]
         # an invoice KSeF refuses (issue date after the day KSeF receives it: status 450)
-        xml = bad.l10n_pl_ksef_xml_id.raw.replace(b"<P_1>2026-02-02</P_1>", b"<P_1>2099-02-02</P_1>")
+        xml = bad.l10n_pl_ksef_xml_id.raw.replace(b"<P_1>2026-02-02</P_1>", b"<P_1>2049-02-02</P_1>")
         self.assertNotEqual(xml, bad.l10n_pl_ksef_xml_id.raw)
         bad.l10n_pl_ksef_xml_id.raw = xml
         bad.l10n_pl_ksef_invoice_hash = sha256_b64(xml)
         self.cron()
         self.assertEqual(bad.l10n_pl_ksef_state, "rejected")
         self.assertIn("450", bad.l10n_pl_ksef_message)
-        self.assertIn("2099-02-02", bad.l10n_pl_ksef_message)
+        self.assertIn("2049-02-02", bad.l10n_pl_ksef_message)
         self.assertFalse(bad.l10n_pl_ksef_number)
         self.assertIn("Rejected by KSeF", bad.message_ids[0].body)
         self.assertAllAcceptedOnce(moves - bad)
