@@ -99,7 +99,7 @@ def split_parts(data, part_size=MAX_PART_SIZE):
 
 
 def send_batch(client, invoices, offline_mode=False, part_size=MAX_PART_SIZE, form_code=None,
-               close=True, upload_timeout=(5, 300)):
+               close=True, upload_timeout=300):
     """Send ``invoices`` ({file name: XML bytes}) in one batch session -> BatchResult.
 
     Opens the session, uploads every part (no Authorization header), and closes it (unless
@@ -114,7 +114,7 @@ def send_batch(client, invoices, offline_mode=False, part_size=MAX_PART_SIZE, fo
 
 
 def send_archive(client, archive, offline_mode=False, part_size=MAX_PART_SIZE, form_code=None,
-                 close=True, upload_timeout=(5, 300)):
+                 close=True, upload_timeout=300):
     """Send an already built ZIP archive (bytes) in one batch session -> BatchResult (no files)."""
     if len(archive) > MAX_ARCHIVE_SIZE:
         raise errors.KSeFConfigError("The batch archive is over 5 GB; send fewer invoices per batch.")

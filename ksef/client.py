@@ -53,6 +53,10 @@ def resolve_environment(environment):
             % (environment,)) from exc
 
 
+#: ceiling for one session UPO page (10,000 Dokument entries are about 6 MB)
+SESSION_UPO_MAX_BYTES = 32 * 1024 * 1024
+
+
 class KSeFClient:
     """One KSeF API connection for one company context (NIP)."""
 
@@ -327,14 +331,14 @@ class KSeFClient:
         return pick_best(matches)
 
     # --- UPO ---------------------------------------------------------------------------------
-    def _checked_upo(self, response, what):
+    def _checked_upo(self, response, what, max_bytes=xmlsafe.DEFAULT_MAX_BYTES):
         content = response.content
         expected = response.headers.get("x-ms-meta-hash")
         if expected and crypto.sha256_b64(content) != expected.strip():
             raise errors.KSeFTransportError(
                 "The %s downloaded from KSeF is damaged (hash mismatch). Download it again." % what,
                 what=what)
-        xmlsafe.parse(content, what=what)
+        xmlsafe.parse(content, max_bytes=max_bytes, what=what)
         return content
 
     def get_invoice_upo(self, session_ref, invoice_ref=None, ksef_number=None):
@@ -360,7 +364,8 @@ class KSeFClient:
                              path_params={"referenceNumber": session_reference_number,
                                           "upoReferenceNumber": upo_reference_number},
                              accept="application/xml", operation="download session UPO")
-        return self._checked_upo(response, "session UPO")
+        # a page lists up to 10,000 documents (about 600 bytes each)
+        return self._checked_upo(response, "session UPO", max_bytes=SESSION_UPO_MAX_BYTES)
 
     def get_session_upos(self, session_reference_number):
         """All pages of the session UPO (after close, when the session status is 200) -> [bytes]."""

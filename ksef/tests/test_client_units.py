@@ -228,3 +228,26 @@ def test_system_warning_is_logged_without_the_token(caplog):
     sent = adapter.sent[0]
     assert sent.headers["Authorization"] == "Bearer SECRET-JWT"
     assert sent.headers["X-Error-Format"] == "problem-details"
+
+
+def test_session_upo_page_of_10000_documents_is_not_refused_as_oversize():
+    """A full session UPO page (10,000 Dokument entries, ~6 MB) is larger than the
+    default XML ceiling; the session UPO download must still accept it."""
+    from types import SimpleNamespace
+
+    from ksef import crypto as _crypto
+    from ksef.client import KSeFClient
+    from ksef.errors import XMLSecurityError
+
+    entry = b"<Dokument><NumerKSeFDokumentu>" + b"X" * 600 + b"</NumerKSeFDokumentu></Dokument>"
+    body = b"<Potwierdzenie>" + entry * 10000 + b"</Potwierdzenie>"
+    assert len(body) > 5 * 1024 * 1024
+    response = SimpleNamespace(content=body, headers={"x-ms-meta-hash": _crypto.sha256_b64(body)})
+    client = KSeFClient("http://127.0.0.1:9/v2")
+    assert client._checked_upo(response, "session UPO", max_bytes=32 * 1024 * 1024) == body
+    try:
+        client._checked_upo(response, "invoice UPO")
+    except XMLSecurityError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("an invoice UPO of 6 MB must be refused")
