@@ -10,12 +10,14 @@ How a run works (``l10n_pl_ksef.import.cursor._l10n_pl_ksef_run``)
 3. The core (``ksef.sync.fetch_increment``) returns one increment of documents
    from the checkpoint, by PermanentStorage date (so late offline invoices with
    old issue dates are caught), plus the next checkpoint.
-4. The documents become draft vendor bills (or visible error records) and the
-   new checkpoint is written IN THE SAME TRANSACTION, which is then committed:
-   the cursor only moves past invoices that are safely stored. A crash before
-   the commit loses nothing; the next run fetches the same increment again and
-   the unique index on (company, KSeF number, move type) plus the lookup by
-   KSeF number make that idempotent.
+4. The documents become draft vendor bills (or visible error records), committed
+   every ``l10n_pl_ksef.import_commit_every`` (200) bills; the new checkpoint
+   (and the KSeF numbers stored exactly at it, passed as ``seen`` next time) is
+   written IN THE SAME TRANSACTION as the last of them: the cursor only moves
+   past invoices that are safely stored. A crash before that loses nothing; the
+   next run fetches the same increment again and the unique index on (company,
+   KSeF number, move type) plus the lookup by KSeF number make that idempotent.
+   Between chunks the lock is taken again; if another run got it, this one stops.
 5. A truncated increment is followed by the next one in the same run, up to a
    request budget; the rest is left to a re-triggered cron.
 """
@@ -40,6 +42,8 @@ MIN_INTERVAL_MINUTES = 15
 PARAM_INTERVAL = "l10n_pl_ksef.import_min_interval_minutes"
 PARAM_MAX_INCREMENTS = "l10n_pl_ksef.import_max_increments_per_run"
 DEFAULT_MAX_INCREMENTS = 10
+PARAM_CHUNK = "l10n_pl_ksef.import_commit_every"
+DEFAULT_CHUNK = 200
 
 
 def _to_iso(value):
@@ -132,12 +136,16 @@ class L10nPlKsefImportCursor(models.Model):
         self.ensure_one()
         try:
             with self.env.cr.savepoint(flush=False):
+                # SKIP LOCKED: no row (rather than an error logged by Odoo) when held
                 self.env.cr.execute(
-                    "SELECT id FROM l10n_pl_ksef_import_cursor WHERE id = %s FOR UPDATE NOWAIT",
-                    [self.id])
+                    "SELECT id FROM l10n_pl_ksef_import_cursor WHERE id = %s "
+                    "FOR UPDATE SKIP LOCKED", [self.id])
+                locked = bool(self.env.cr.fetchone())
         except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
-            # held by another run, or changed by a run that committed after our snapshot
+            # changed by a run that committed after our snapshot began
             return False
+        if not locked:
+            return False  # held by another run
         self.invalidate_recordset()  # read what the other run may have committed
         return True
 
@@ -288,6 +296,46 @@ class L10nPlKsefImportCursor(models.Model):
         return frozenset(n for n in numbers if isinstance(n, str)) if isinstance(
             numbers, list) else frozenset()
 
+    def _l10n_pl_ksef_chunk_size(self):
+        value = self.env["ir.config_parameter"].sudo().get_param(PARAM_CHUNK)
+        try:
+            return max(1, int(value)) if value else DEFAULT_CHUNK
+        except ValueError:
+            return DEFAULT_CHUNK
+
+    def _l10n_pl_ksef_store_increment(self, increment, Move, run, responsible, totals):
+        """Store one increment's documents, committing every ``chunk`` bills, then move the
+        checkpoint in the same transaction as the last chunk. Returns False when another run
+        took the cursor over between two chunks (the checkpoint is then left where it was).
+
+        Committing in chunks keeps a 10,000-invoice package from being one transaction that
+        a worker time limit would kill every time: bills already committed are recognised by
+        KSeF number when the same increment is fetched again, so nothing is duplicated."""
+        company = self.company_id
+        docs = increment.invoices
+        size = self._l10n_pl_ksef_chunk_size()
+        for start in range(0, max(len(docs), 1), size):
+            last = start + size >= len(docs)
+            with self.env.cr.savepoint():
+                stats = Move._l10n_pl_ksef_import_documents(
+                    company, docs[start:start + size], run=run, responsible=responsible)
+                if last:
+                    self.write({
+                        "checkpoint": _to_iso(increment.new_checkpoint),
+                        "boundary_numbers": json.dumps(sorted(
+                            getattr(increment, "boundary_numbers", None) or ())) or False,
+                    })
+                    totals["increment_count"] += 1
+                for key, value in stats.items():
+                    totals[key] = totals.get(key, 0) + value
+                run.write(totals)
+            self._l10n_pl_ksef_commit()
+            if not last:
+                self.env.invalidate_all()   # keep the memory flat over large packages
+                if not self._l10n_pl_ksef_try_lock():
+                    return False
+        return True
+
     def _l10n_pl_ksef_run_increments(self, run, client, responsible):
         company = self.company_id
         Move = self.env["account.move"].sudo().with_company(company)
@@ -307,19 +355,10 @@ class L10nPlKsefImportCursor(models.Model):
                 ).replace(tzinfo=timezone.utc)
                 increment = self._l10n_pl_ksef_fetch_increment(
                     client, checkpoint, seen=self._l10n_pl_ksef_boundary())
-                with self.env.cr.savepoint():
-                    stats = Move._l10n_pl_ksef_import_documents(
-                        company, increment.invoices, run=run, responsible=responsible)
-                    self.write({
-                        "checkpoint": _to_iso(increment.new_checkpoint),
-                        "boundary_numbers": json.dumps(sorted(
-                            getattr(increment, "boundary_numbers", None) or ())) or False,
-                    })
-                    totals["increment_count"] += 1
-                    for key, value in stats.items():
-                        totals[key] = totals.get(key, 0) + value
-                    run.write(totals)
-                self._l10n_pl_ksef_commit()
+                if not self._l10n_pl_ksef_store_increment(increment, Move, run, responsible,
+                                                          totals):
+                    state, message = "skipped", self.env._("Another import took over; stopped here.")
+                    break
                 if increment.is_complete:
                     break
             else:
