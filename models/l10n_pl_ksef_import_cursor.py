@@ -169,7 +169,9 @@ class L10nPlKsefImportCursor(models.Model):
         if _in_test():
             self.env.flush_all()
         else:
-            self.env.cr.commit()
+            # the cursor may only move once its bills are durable, and a large package must
+            # survive a worker time limit: committing here is the design (see module doc)
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _l10n_pl_ksef_trigger_cron(self, at):
         cron = self.env.ref("l10n_pl_ksef.ir_cron_l10n_pl_ksef_import", raise_if_not_found=False)

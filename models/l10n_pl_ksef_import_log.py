@@ -126,8 +126,8 @@ class L10nPlKsefImportError(models.Model):
         self.write({"state": "resolved"})
         return True
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_open(self):
         if any(rec.state == "open" for rec in self) and not self.env.is_superuser():
             raise UserError(self.env._("A refused KSeF document must be checked (retried or marked "
                               "resolved) before its record can be deleted."))
-        return super().unlink()
