@@ -25,6 +25,7 @@
         "data/ir_cron_import.xml",
         "views/ksef_import_views.xml",
         "report/ksef_invoice_visualisation.xml",
+        "views/l10n_pl_ksef_outage_views.xml",
     ],
     "demo": [
         "data/l10n_pl_ksef_demo.xml",

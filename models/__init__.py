@@ -12,3 +12,4 @@ from . import l10n_pl_ksef_import_cursor
 from . import l10n_pl_ksef_import_log
 from . import l10n_pl_ksef_import_product_map
 from . import l10n_pl_ksef_import_report
+from . import l10n_pl_ksef_outage

@@ -52,6 +52,7 @@ from ..ksef import errors as ksef_errors
 from ..ksef import offline as ksef_offline
 from ..ksef import qr as ksef_qr
 from ..ksef.crypto import sha256_b64
+from .l10n_pl_ksef_outage import polish_date
 
 _logger = logging.getLogger(__name__)
 
@@ -80,8 +81,14 @@ KSEF_STATE_FIELDS = frozenset((
     "l10n_pl_ksef_state", "l10n_pl_ksef_mode", "l10n_pl_ksef_deadline", "l10n_pl_ksef_deadline_warned",
     "l10n_pl_ksef_xml_id", "l10n_pl_ksef_upo_id", "l10n_pl_ksef_upo_entry", "l10n_pl_ksef_submission_id",
     "l10n_pl_ksef_invoice_ref", "l10n_pl_ksef_sent_at", "l10n_pl_ksef_message", "l10n_pl_ksef_number",
-    "l10n_pl_ksef_acquisition_date", "l10n_pl_ksef_invoice_hash",
+    "l10n_pl_ksef_acquisition_date", "l10n_pl_ksef_invoice_hash", "l10n_pl_ksef_outage_id",
+    "l10n_pl_ksef_deadline_status",
 ))
+DEADLINE_STATUSES = [
+    ("due", "Due by the deadline"),
+    ("pending", "Due after the outage ends"),
+    ("cancelled", "No obligation to send (total failure)"),
+]
 
 
 class AccountMove(models.Model):
@@ -114,6 +121,18 @@ class AccountMove(models.Model):
         string="KSeF deadline", copy=False, readonly=True,
         help="Last day on which this offline invoice may be sent to KSeF.")
     l10n_pl_ksef_deadline_warned = fields.Boolean(copy=False, readonly=True)
+    l10n_pl_ksef_deadline_status = fields.Selection(
+        DEADLINE_STATUSES, string="KSeF deadline status", copy=False, readonly=True,
+        help="Due: must be in KSeF by the deadline. Due after the outage ends: issued during a KSeF "
+             "unavailability or failure that has not ended yet; the deadline is counted from its "
+             "end. No obligation: a total failure of KSeF was announced while the invoice waited.")
+    l10n_pl_ksef_deadline_note = fields.Char(
+        string="KSeF deadline rule", compute="_compute_l10n_pl_ksef_deadline_note")
+    l10n_pl_ksef_outage_id = fields.Many2one(
+        "l10n_pl_ksef.outage", string="KSeF outage", copy=False, readonly=True, index="btree_not_null",
+        ondelete="set null",
+        help="The KSeF unavailability or failure during which this invoice was issued offline; its "
+             "deadline is counted from the end of it.")
     l10n_pl_ksef_xml_id = fields.Many2one(
         "ir.attachment", string="KSeF XML", copy=False, readonly=True,
         help="The exact FA(3) file sent to KSeF.")
@@ -147,6 +166,25 @@ class AccountMove(models.Model):
             move.l10n_pl_ksef_enabled = enabled
             move.l10n_pl_ksef_show_send = (enabled and move.state == "posted"
                                            and move.l10n_pl_ksef_state in (False, "rejected"))
+
+    @api.depends("l10n_pl_ksef_mode", "l10n_pl_ksef_deadline_status", "l10n_pl_ksef_state")
+    def _compute_l10n_pl_ksef_deadline_note(self):
+        for move in self:
+            note = False
+            if move.l10n_pl_ksef_state in ("queued", "sent") and move.l10n_pl_ksef_mode in OFFLINE_MODES:
+                if move.l10n_pl_ksef_deadline_status == "pending":
+                    days = ksef_offline.FAILURE_BUSINESS_DAYS if (
+                        move.l10n_pl_ksef_mode == "emergency"
+                        or move.l10n_pl_ksef_outage_id.kind == "emergency") else 1
+                    note = self.env._(
+                        "Issued during a KSeF outage that has not ended yet: due %(days)s business "
+                        "day(s) after the outage ends (sent automatically as soon as KSeF answers).",
+                        days=days)
+                elif move.l10n_pl_ksef_deadline_status == "cancelled":
+                    note = self.env._(
+                        "A total failure of KSeF was announced: this invoice does not have to be sent "
+                        "to KSeF (it is still sent when KSeF is back, unless you cancel it).")
+            move.l10n_pl_ksef_deadline_note = note
 
     def _l10n_pl_ksef_is_applicable(self):
         """A customer invoice/credit note of a Polish company connected to KSeF."""
@@ -202,6 +240,7 @@ class AccountMove(models.Model):
                 "l10n_pl_ksef_xml_id": False, "l10n_pl_ksef_submission_id": False,
                 "l10n_pl_ksef_invoice_ref": False, "l10n_pl_ksef_deadline": False,
                 "l10n_pl_ksef_message": False, "l10n_pl_ksef_sent_at": False,
+                "l10n_pl_ksef_deadline_status": False, "l10n_pl_ksef_outage_id": False,
             })
 
     def _post(self, soft=True):
@@ -267,7 +306,7 @@ class AccountMove(models.Model):
             "res_id": self.id,
             "description": self.env._("FA(3) invoice sent to KSeF"),
         })
-        vals = {
+        self.write({
             "l10n_pl_ksef_state": "queued",
             "l10n_pl_ksef_mode": mode,
             "l10n_pl_ksef_xml_id": attachment.id,
@@ -275,21 +314,68 @@ class AccountMove(models.Model):
             "l10n_pl_ksef_message": False,
             "l10n_pl_ksef_invoice_ref": False,
             "l10n_pl_ksef_submission_id": False,
-            "l10n_pl_ksef_deadline": False,
-        }
-        if mode in OFFLINE_MODES:
-            vals["l10n_pl_ksef_deadline"] = self._l10n_pl_ksef_compute_deadline(mode)
-        self.write(vals)
+        })
+        self._l10n_pl_ksef_set_offline_mode(mode)
 
-    def _l10n_pl_ksef_compute_deadline(self, mode):
+    def _l10n_pl_ksef_set_offline_mode(self, mode, outage=None):
+        """Record the issuing mode; offline/emergency invoices link to the ongoing outage of the
+        company (``outage``, or the current one); then compute the deadline."""
+        self.ensure_one()
+        vals = {"l10n_pl_ksef_mode": mode, "l10n_pl_ksef_outage_id": False}
+        if mode in ("offline", "emergency"):
+            outage = outage or self.env["l10n_pl_ksef.outage"]._l10n_pl_ksef_current(self.company_id)
+            vals["l10n_pl_ksef_outage_id"] = outage.id
+        self.write(vals)
+        self._l10n_pl_ksef_update_deadline()
+
+    def _l10n_pl_ksef_deadline_info(self):
+        """ksef.offline.DeadlineInfo of this invoice from its mode, its outage and the company's
+        failures / total failures."""
+        self.ensure_one()
+        mode = self.l10n_pl_ksef_mode or "online"
         today = fields.Date.context_today(self)
         issue = self.invoice_date or today
-        if mode == "offline24":
-            return ksef_offline.submission_deadline("offline24", issue)
-        if mode == "offline":
-            # the end of the unavailability is not known yet: count from today (conservative)
-            return ksef_offline.submission_deadline("offline", issue, unavailability_end=max(issue, today))
-        return ksef_offline.submission_deadline("emergency", issue, failure_end=max(issue, today))
+        Outage = self.env["l10n_pl_ksef.outage"]
+        events = Outage._l10n_pl_ksef_events(self.company_id)
+        kwargs = {}
+        if mode in ("offline", "emergency"):
+            outage = self.l10n_pl_ksef_outage_id
+            if outage:
+                end = polish_date(outage.date_end)
+            else:
+                # no outage recorded: count from today (conservative: the earliest possible end)
+                end = max(issue, today)
+            kwargs["unavailability_end" if mode == "offline" else "failure_end"] = end
+        return ksef_offline.deadline_info(mode, issue, events=events, **kwargs)
+
+    def _l10n_pl_ksef_deadline_text(self):
+        """One sentence on when this offline invoice is due (chatter, messages)."""
+        self.ensure_one()
+        status = self.l10n_pl_ksef_deadline_status
+        if status == "due":
+            return self.env._("it must be in KSeF by %(date)s.", date=self.l10n_pl_ksef_deadline)
+        if status == "pending":
+            return self.env._("its deadline is counted from the end of the KSeF outage (%(outage)s).",
+                              outage=self.l10n_pl_ksef_outage_id.display_name or "-")
+        if status == "cancelled":
+            return self.env._("a total failure of KSeF was announced: it does not have to be sent.")
+        return ""
+
+    def _l10n_pl_ksef_update_deadline(self):
+        """(Re)compute deadline and deadline status of offline invoices; the deadline activity
+        is scheduled again when the date moves."""
+        for move in self:
+            if move.l10n_pl_ksef_mode not in OFFLINE_MODES:
+                vals = {"l10n_pl_ksef_deadline": False, "l10n_pl_ksef_deadline_status": False}
+            else:
+                info = move._l10n_pl_ksef_deadline_info()
+                vals = {"l10n_pl_ksef_deadline": info.deadline or False,
+                        "l10n_pl_ksef_deadline_status": info.status}
+            if vals["l10n_pl_ksef_deadline"] != move.l10n_pl_ksef_deadline:
+                vals["l10n_pl_ksef_deadline_warned"] = False
+            changed = {k: v for k, v in vals.items() if move[k] != v}
+            if changed:
+                move.write(changed)
 
     def _l10n_pl_ksef_offline_problems(self):
         config = self.company_id._l10n_pl_ksef_get_config()
@@ -429,6 +515,8 @@ class AccountMove(models.Model):
         offline = self.l10n_pl_ksef_mode in OFFLINE_MODES
         if not offline and self.l10n_pl_ksef_state != "accepted":
             return []
+        if self.l10n_pl_ksef_state != "accepted" and self.l10n_pl_ksef_deadline_status == "cancelled":
+            return []   # total failure: no QR codes required (ksef.offline.qr_codes_for_mode)
         environment = self._l10n_pl_ksef_qr_environment()
         nip = self.company_id._l10n_pl_ksef_get_config().nip or (self.company_id.vat or "")[-10:]
         codes = []

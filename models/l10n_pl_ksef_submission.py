@@ -33,9 +33,9 @@ from .account_move import (
 
 _logger = logging.getLogger(__name__)
 CRON_XMLID = "l10n_pl_ksef.ir_cron_l10n_pl_ksef_send"
-#: invoices per batch session (KSeF allows 10,000; a session UPO page holds 10,000 entries and
-#: the core reads UPOs up to 5 MiB, about 9,000 entries: stay well below)
-MAX_BATCH_INVOICES = 5000
+#: invoices per batch session: the KSeF limit (a session UPO page holds 10,000 entries, about
+#: 6 MB; the core accepts session UPO pages up to ksef.client.SESSION_UPO_MAX_BYTES)
+MAX_BATCH_INVOICES = 10000
 #: a session UPO page with 10,000 entries is about 6 MB
 UPO_PAGE_MAX_BYTES = 32 * 1024 * 1024
 
@@ -150,6 +150,8 @@ class L10nPlKsefSubmission(models.Model):
                 queued = todo.filtered(lambda m: m.l10n_pl_ksef_state == "queued")
                 if queued:
                     self._send(client, company, queued)
+            # KSeF answered every request: an unavailability Odoo recorded by itself is over
+            self.env["l10n_pl_ksef.outage"]._l10n_pl_ksef_end_automatic(company)
         except ksef_errors.KSeFRateLimited as exc:
             wait = int(exc.retry_after or 60)
             _logger.info("KSeF: rate limited for %s, next attempt in %s s", company.name, wait)
@@ -157,9 +159,16 @@ class L10nPlKsefSubmission(models.Model):
             self._note(todo.filtered(lambda m: m.l10n_pl_ksef_state == "queued"), self.env._(
                 "KSeF asked to slow down (too many requests); the invoice will be sent automatically "
                 "in %(seconds)s seconds.", seconds=wait))
-        except (ksef_errors.KSeFUnavailable, ksef_errors.KSeFTransportError,
-                ksef_errors.KSeFServerError) as exc:
+        except ksef_errors.KSeFTimeoutError as exc:
+            # no answer in time (the request may have been carried out): KSeF is not known to be
+            # down, so nothing switches to offline; the cron settles and retries
+            self._ksef_retry_later(company, todo, exc)
+        except (ksef_errors.KSeFUnavailable, ksef_errors.KSeFTransportError) as exc:
+            # 503 (unavailability reported by KSeF) or no connection at all (refused, DNS)
             self._ksef_unreachable(company, todo, exc, interactive)
+        except ksef_errors.KSeFServerError as exc:
+            # a single 5xx does not mean KSeF is unavailable
+            self._ksef_retry_later(company, todo, exc)
         except ksef_errors.KSeFError as exc:
             message = getattr(exc, "message", None) or str(exc)
             self._note(todo.filtered(lambda m: m.l10n_pl_ksef_state == "queued"), message)
@@ -174,27 +183,41 @@ class L10nPlKsefSubmission(models.Model):
             moves.write({"l10n_pl_ksef_message": message})
 
     @api.model
+    def _ksef_retry_later(self, company, moves, exc):
+        """KSeF failed once (5xx) or did not answer in time: everything stays as it is (sent
+        invoices are settled by hash before anything is resent) and the cron tries again."""
+        message = getattr(exc, "message", None) or str(exc)
+        _logger.info("KSeF: %s: %s; retrying later", company.name, message)
+        self._trigger_cron(60)
+        self._note(moves.filtered(lambda m: m.l10n_pl_ksef_state == "queued"), self.env._(
+            "KSeF did not handle the request (%(error)s). The invoice stays queued and will be sent "
+            "automatically in a minute.", error=message))
+
+    @api.model
     def _ksef_unreachable(self, company, moves, exc, interactive):
-        """KSeF is down: queued online invoices issued today switch to the offline mode when the
-        company has an Offline certificate; everything is retried by the cron."""
+        """KSeF is unreachable or reports unavailability: queued online invoices switch to the
+        ``offline`` mode (or ``emergency`` while a failure declared by a KSeF manager lasts) when
+        the company has an Offline certificate, linked to the ongoing outage (recorded
+        automatically if none is); everything is retried by the cron."""
         message = getattr(exc, "message", None) or str(exc)
         self._trigger_cron(300)
         queued = moves.filtered(
             lambda m: m.l10n_pl_ksef_state == "queued" and m.l10n_pl_ksef_mode == "online")
-        switched = self.env["account.move"]
-        for move in queued:
-            if move._l10n_pl_ksef_offline_problems():
-                continue
-            mode = "offline" if isinstance(exc, ksef_errors.KSeFUnavailable) else "offline24"
-            move.write({"l10n_pl_ksef_mode": mode,
-                        "l10n_pl_ksef_deadline": move._l10n_pl_ksef_compute_deadline(mode)})
-            switched |= move
-        if switched:
-            switched._message_log_batch(bodies={m.id: self.env._(
+        switchable = queued.filtered(lambda m: not m._l10n_pl_ksef_offline_problems())
+        if switchable:
+            outage = self.env["l10n_pl_ksef.outage"]._l10n_pl_ksef_start_automatic(
+                company, self.env._("Recorded automatically: %(error)s", error=message))
+            mode = "emergency" if outage.kind == "emergency" else "offline"
+            for move in switchable:
+                move._l10n_pl_ksef_set_offline_mode(mode, outage=outage)
+            modes = dict(self.env["account.move"]._fields["l10n_pl_ksef_mode"]._description_selection(
+                self.env))
+            switchable._message_log_batch(bodies={m.id: self.env._(
                 "KSeF is not reachable (%(error)s). The invoice was issued in the %(mode)s mode and "
-                "will be sent automatically before %(deadline)s.", error=message,
-                mode=m.l10n_pl_ksef_mode, deadline=m.l10n_pl_ksef_deadline) for m in switched})
-        self._note(queued - switched, self.env._(
+                "will be sent automatically when KSeF answers again; %(deadline)s", error=message,
+                mode=modes.get(m.l10n_pl_ksef_mode), deadline=m._l10n_pl_ksef_deadline_text())
+                for m in switchable})
+        self._note(queued - switchable, self.env._(
             "KSeF is not reachable: %(error)s The invoice stays queued and will be sent "
             "automatically. (Without an Offline certificate it cannot be issued offline.)",
             error=message))

@@ -8,3 +8,4 @@ from . import test_send_offline
 from . import test_import_cursor
 from . import test_import_emulator
 from . import test_send_batch
+from . import test_send_outage

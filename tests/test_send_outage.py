@@ -1,0 +1,247 @@
+"""Automatic offline switch and KSeF outages, against the emulator.
+
+* only "KSeF unreachable" (connection refused, DNS) and "KSeF reports unavailability" (503)
+  switch waiting online invoices to the offline mode; a single 500 or a timeout does not;
+* the switch records an automatic outage, the invoices link to it and their deadline waits for
+  its end ("pending"); the cron ends it when KSeF answers again;
+* outages recorded by a KSeF manager (end of an unavailability, failure, total failure) recompute
+  the deadlines of the offline invoices still waiting.
+"""
+import socket
+from datetime import date, datetime
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+
+from ..ksef import certs as ksef_certs
+from ..ksef import offline as ksef_offline
+from .send_common import INVOICE_DATE, KsefSendCommon
+
+OPEN_ONLINE = "/sessions/online"
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefSendOutage(KsefSendCommon):
+
+    def setUp(self):
+        super().setUp()
+        self.emulator.faults.clear()
+        self.addCleanup(self.emulator.faults.clear)
+        self.emulator.set_unavailable(False)
+        self.addCleanup(self.emulator.set_unavailable, False)
+        self.connect_token()
+        test_cert = self.make_cert(cert_type=ksef_certs.OFFLINE, password="haslo-123")  # noqa: S106 (test key)
+        credentials = ksef_certs.load_credentials(test_cert.cert_pem, test_cert.key_pem, "haslo-123",
+                                                  expected_type=ksef_certs.OFFLINE)
+        self.config._l10n_pl_ksef_store_offline_certificate(credentials, "offline", test_cert.key_pem,
+                                                            "haslo-123")
+        self.Outage = self.env["l10n_pl_ksef.outage"]
+
+    # --- helpers -------------------------------------------------------------
+    def cron(self):
+        self.env["account.move"]._cron_l10n_pl_ksef_send()
+
+    def outages(self):
+        return self.Outage.search([("company_id", "=", self.company.id)])
+
+    def held(self, move):
+        return [inv for inv in self.emulator.state.invoices.values()
+                if inv.get("invoiceHash") == move.l10n_pl_ksef_invoice_hash
+                and inv["status"]["code"] == 200]
+
+    def assertAcceptedOnce(self, move):
+        self.assertEqual(move.l10n_pl_ksef_state, "accepted", move.l10n_pl_ksef_message)
+        self.assertEqual(len(self.held(move)), 1)
+
+    def declare(self, kind, start, end=None):
+        """An outage recorded by a KSeF manager (dates at noon UTC = the same Polish day)."""
+        return self.Outage.with_user(self.manager).create({
+            "company_id": self.company.id, "kind": kind,
+            "date_start": datetime.combine(start, datetime.min.time()).replace(hour=12),
+            "date_end": end and datetime.combine(end, datetime.min.time()).replace(hour=12)})
+
+    @staticmethod
+    def closed_port_url():
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        return "http://127.0.0.1:%d/v2" % port
+
+    # --- 1. what switches to offline -------------------------------------------
+    def test_http500_does_not_switch(self):
+        moves = self.make_invoice() | self.make_invoice([(7.0, 2, "8")])
+        # every attempt of the (retried) session opening fails with 500
+        self.emulator.faults.add("http500", path=OPEN_ONLINE, method="POST", count=10)
+        moves.action_l10n_pl_ksef_send()
+        self.emulator.faults.clear()
+        self.assertEqual(moves.mapped("l10n_pl_ksef_mode"), ["online", "online"])
+        self.assertEqual(moves.mapped("l10n_pl_ksef_state"), ["queued", "queued"])
+        self.assertIn("stays queued", moves[0].l10n_pl_ksef_message)
+        self.assertFalse(self.outages())
+        self.cron()
+        for move in moves:
+            self.assertAcceptedOnce(move)
+            self.assertEqual(move.l10n_pl_ksef_mode, "online")
+
+    def test_http500_on_send_does_not_switch_the_others(self):
+        first, second = self.make_invoice(), self.make_invoice([(9.0, 1, "5")])
+        self.emulator.faults.add("http500", path=OPEN_ONLINE + "/{referenceNumber}/invoices", method="POST")
+        (first | second).action_l10n_pl_ksef_send()
+        self.assertEqual(first.l10n_pl_ksef_state, "sent")       # outcome unknown: settled, not resent
+        self.assertEqual(second.l10n_pl_ksef_state, "queued")
+        self.assertEqual(second.l10n_pl_ksef_mode, "online")
+        self.assertFalse(self.outages())
+        self.cron()
+        self.assertAcceptedOnce(first)
+        self.assertAcceptedOnce(second)
+
+    def test_timeout_does_not_switch(self):
+        first, second = self.make_invoice(), self.make_invoice([(3.0, 4, "23")])
+        # no answer to the first send (outcome unknown; Odoo's test harness waits 10 s)
+        self.emulator.faults.add("timeout", path=OPEN_ONLINE + "/{referenceNumber}/invoices", method="POST",
+                                 seconds=12)
+        (first | second).action_l10n_pl_ksef_send()
+        self.assertEqual(first.l10n_pl_ksef_state, "sent")
+        self.assertEqual(second.l10n_pl_ksef_state, "queued")
+        self.assertEqual((first | second).mapped("l10n_pl_ksef_mode"), ["online", "online"])
+        self.assertIn("stays queued", second.l10n_pl_ksef_message)
+        self.assertFalse(self.outages())
+        self.cron()
+        self.assertAcceptedOnce(first)
+        self.assertAcceptedOnce(second)
+
+    def test_unavailable_switches_records_and_ends_outage(self):
+        move = self.make_invoice()
+        self.emulator.set_unavailable(True)
+        move.action_l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_state, "queued")
+        self.assertEqual(move.l10n_pl_ksef_mode, "offline")
+        outage = self.outages()
+        self.assertEqual(len(outage), 1)
+        self.assertEqual((outage.kind, outage.automatic, outage.date_end), ("offline", True, False))
+        self.assertEqual(move.l10n_pl_ksef_outage_id, outage)
+        # the unavailability has not ended: no date yet, no deadline activity
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "pending")
+        self.assertFalse(move.l10n_pl_ksef_deadline)
+        self.assertIn("after the outage ends", move.l10n_pl_ksef_deadline_note)
+        self.assertEqual(len(move._l10n_pl_ksef_qr_codes()), 2)
+        self.env["account.move"]._l10n_pl_ksef_warn_deadlines()
+        self.assertFalse(move.activity_ids)
+        # still unavailable: a second run records no second outage
+        self.cron()
+        self.assertEqual(len(self.outages()), 1)
+        # KSeF is back: sent with offlineMode=true, the automatic outage ends
+        self.emulator.set_unavailable(False)
+        self.cron()
+        self.assertAcceptedOnce(move)
+        self.assertTrue(self.held(move)[0].get("offlineMode"))
+        self.assertTrue(outage.date_end)
+
+    def test_unreachable_switches(self):
+        move = self.make_invoice()
+        config_class = type(self.config)
+        with patch.object(config_class, "_l10n_pl_ksef_api_target", lambda *a, **k: self.closed_port_url()):
+            move.action_l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_mode, "offline")
+        self.assertEqual(move.l10n_pl_ksef_state, "queued")
+        self.assertTrue(move.l10n_pl_ksef_outage_id.automatic)
+        self.cron()
+        self.assertAcceptedOnce(move)
+        self.assertTrue(move.l10n_pl_ksef_outage_id.date_end)
+        # the deadline of an invoice already in KSeF is no longer recomputed
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "pending")
+
+    def test_declared_failure_switches_to_emergency(self):
+        failure = self.declare("emergency", date.today())
+        move = self.make_invoice()
+        self.emulator.set_unavailable(True)
+        move.action_l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_mode, "emergency")
+        self.assertEqual(move.l10n_pl_ksef_outage_id, failure)
+        self.assertEqual(self.outages(), failure)       # no automatic outage besides it
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "pending")
+        self.emulator.set_unavailable(False)
+        self.cron()
+        self.assertAcceptedOnce(move)
+        self.assertFalse(failure.date_end, "only the ministry ends a failure, not a successful send")
+
+    # --- 2. deadlines from outages -------------------------------------------
+    def test_end_of_unavailability_sets_the_deadline(self):
+        outage = self.declare("offline", INVOICE_DATE)
+        move = self.make_invoice()
+        move._l10n_pl_ksef_enqueue(mode="offline")
+        self.assertEqual(move.l10n_pl_ksef_outage_id, outage)
+        self.assertEqual((move.l10n_pl_ksef_deadline_status, move.l10n_pl_ksef_deadline), ("pending", False))
+        outage.with_user(self.manager).date_end = datetime(2026, 2, 3, 12, 0)   # Tuesday
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "due")
+        self.assertEqual(move.l10n_pl_ksef_deadline, date(2026, 2, 4))
+
+    def test_emergency_end_counts_seven_business_days(self):
+        failure = self.declare("emergency", INVOICE_DATE)
+        move = self.make_invoice()
+        move._l10n_pl_ksef_enqueue(mode="emergency")
+        self.assertEqual(move.l10n_pl_ksef_outage_id, failure)
+        self.assertIn("7 business day", move.l10n_pl_ksef_deadline_note)
+        failure.with_user(self.manager).date_end = datetime(2026, 2, 5, 12, 0)   # Thursday
+        self.assertEqual(move.l10n_pl_ksef_deadline, ksef_offline.add_business_days(date(2026, 2, 5), 7))
+        self.assertEqual(move.l10n_pl_ksef_deadline, date(2026, 2, 16))
+
+    def test_failure_announced_moves_offline24_deadline(self):
+        move = self.make_invoice()
+        move.action_l10n_pl_ksef_issue_offline()
+        self.assertEqual((move.l10n_pl_ksef_deadline_status, move.l10n_pl_ksef_deadline),
+                         ("due", date(2026, 2, 3)))
+        move.l10n_pl_ksef_deadline_warned = True
+        failure = self.declare("emergency", date(2026, 2, 3))
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "pending")
+        self.assertFalse(move.l10n_pl_ksef_deadline)
+        failure.with_user(self.manager).date_end = datetime(2026, 2, 5, 12, 0)
+        self.assertEqual(move.l10n_pl_ksef_deadline, date(2026, 2, 16))
+        self.assertFalse(move.l10n_pl_ksef_deadline_warned, "a moved deadline is warned about again")
+        # recorded by mistake and removed: the deadline is back; a failure announced after the
+        # deadline changes nothing
+        failure.with_user(self.manager).unlink()
+        self.assertEqual(move.l10n_pl_ksef_deadline, date(2026, 2, 3))
+        self.declare("emergency", date(2026, 2, 4), date(2026, 2, 5))
+        self.assertEqual((move.l10n_pl_ksef_deadline_status, move.l10n_pl_ksef_deadline),
+                         ("due", date(2026, 2, 3)))
+
+    def test_total_failure_cancels_the_obligation(self):
+        move = self.make_invoice()
+        move.action_l10n_pl_ksef_issue_offline()
+        total = self.declare("total_failure", INVOICE_DATE)
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "cancelled")
+        self.assertFalse(move.l10n_pl_ksef_deadline)
+        self.assertIn("does not have to be sent", move.l10n_pl_ksef_deadline_note)
+        self.assertEqual(move._l10n_pl_ksef_qr_codes(), [])
+        # recorded by mistake: removing it restores the deadline
+        total.with_user(self.manager).unlink()
+        self.assertEqual((move.l10n_pl_ksef_deadline_status, move.l10n_pl_ksef_deadline),
+                         ("due", date(2026, 2, 3)))
+        self.assertEqual(len(move._l10n_pl_ksef_qr_codes()), 2)
+
+    def test_deadline_activity_after_end(self):
+        outage = self.declare("offline", INVOICE_DATE)
+        move = self.make_invoice()
+        move._l10n_pl_ksef_enqueue(mode="offline")
+        warn_day = date(2026, 2, 3)
+        with patch.object(fields.Date, "context_today", lambda *a, **k: warn_day):
+            self.env["account.move"]._l10n_pl_ksef_warn_deadlines()
+        self.assertFalse(move.activity_ids, "pending: no deadline, no activity")
+        outage.date_end = datetime(2026, 2, 3, 12, 0)
+        with patch.object(fields.Date, "context_today", lambda *a, **k: warn_day):
+            self.env["account.move"]._l10n_pl_ksef_warn_deadlines()
+        self.assertTrue(move.activity_ids)
+
+    def test_only_managers_edit_outages(self):
+        outage = self.declare("offline", INVOICE_DATE)
+        self.assertTrue(outage.with_user(self.accountant).read(["kind"]))
+        with self.assertRaises(AccessError):
+            outage.with_user(self.accountant).write({"date_end": fields.Datetime.now()})
+        with self.assertRaises(AccessError):
+            self.Outage.with_user(self.accountant).create({"company_id": self.company.id})
+        outage.with_user(self.manager).action_l10n_pl_ksef_end_now()
+        self.assertTrue(outage.date_end)
