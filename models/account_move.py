@@ -82,8 +82,11 @@ KSEF_STATE_FIELDS = frozenset((
     "l10n_pl_ksef_xml_id", "l10n_pl_ksef_upo_id", "l10n_pl_ksef_upo_entry", "l10n_pl_ksef_submission_id",
     "l10n_pl_ksef_invoice_ref", "l10n_pl_ksef_sent_at", "l10n_pl_ksef_message", "l10n_pl_ksef_number",
     "l10n_pl_ksef_acquisition_date", "l10n_pl_ksef_invoice_hash", "l10n_pl_ksef_outage_id",
-    "l10n_pl_ksef_deadline_status",
+    "l10n_pl_ksef_deadline_status", "l10n_pl_ksef_rejection_code", "l10n_pl_ksef_corrected_hash",
 ))
+#: KSeF invoice statuses of a technical rejection (file / duplicate / semantic verification), which
+#: an offline invoice may fix by a technical correction; not permission problems (410, 415)
+TECHNICAL_REJECTIONS = (430, 440, 450)
 DEADLINE_STATUSES = [
     ("due", "Due by the deadline"),
     ("pending", "Due after the outage ends"),
@@ -155,17 +158,36 @@ class AccountMove(models.Model):
     l10n_pl_ksef_message = fields.Text(
         string="KSeF message", copy=False, readonly=True,
         help="What to fix before sending, or why KSeF rejected the invoice.")
+    l10n_pl_ksef_rejection_code = fields.Integer(
+        string="KSeF rejection status", copy=False, readonly=True,
+        help="Status code of KSeF's rejection (430 file verification, 440 duplicate, 450 semantic "
+             "verification, 410 permissions, ...).")
+    l10n_pl_ksef_corrected_hash = fields.Char(
+        string="Technical correction of", copy=False, readonly=True,
+        help="SHA-256 (Base64) of the rejected offline invoice file this file corrects technically "
+             "(sent as hashOfCorrectedInvoice; KSeF links the two).")
+    l10n_pl_ksef_can_correct = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
     l10n_pl_ksef_enabled = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
     l10n_pl_ksef_show_send = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
 
     # ------------------------------------------------------------------ computes
-    @api.depends("company_id", "move_type", "state", "l10n_pl_ksef_state")
+    @api.depends("company_id", "move_type", "state", "l10n_pl_ksef_state", "l10n_pl_ksef_mode",
+                 "l10n_pl_ksef_rejection_code")
     def _compute_l10n_pl_ksef_enabled(self):
         for move in self:
             enabled = move._l10n_pl_ksef_is_applicable()
             move.l10n_pl_ksef_enabled = enabled
             move.l10n_pl_ksef_show_send = (enabled and move.state == "posted"
                                            and move.l10n_pl_ksef_state in (False, "rejected"))
+            move.l10n_pl_ksef_can_correct = enabled and move._l10n_pl_ksef_technically_rejected()
+
+    def _l10n_pl_ksef_technically_rejected(self):
+        """A posted offline invoice KSeF rejected for a technical reason (technical correction)."""
+        self.ensure_one()
+        return (self.state == "posted" and self.l10n_pl_ksef_state == "rejected"
+                and self.l10n_pl_ksef_mode in OFFLINE_MODES
+                and self.l10n_pl_ksef_rejection_code in TECHNICAL_REJECTIONS
+                and bool(self.l10n_pl_ksef_invoice_hash))
 
     @api.depends("l10n_pl_ksef_mode", "l10n_pl_ksef_deadline_status", "l10n_pl_ksef_state")
     def _compute_l10n_pl_ksef_deadline_note(self):
@@ -241,6 +263,7 @@ class AccountMove(models.Model):
                 "l10n_pl_ksef_invoice_ref": False, "l10n_pl_ksef_deadline": False,
                 "l10n_pl_ksef_message": False, "l10n_pl_ksef_sent_at": False,
                 "l10n_pl_ksef_deadline_status": False, "l10n_pl_ksef_outage_id": False,
+                "l10n_pl_ksef_rejection_code": False, "l10n_pl_ksef_corrected_hash": False,
             })
 
     def _post(self, soft=True):
@@ -296,7 +319,7 @@ class AccountMove(models.Model):
                 for move, problems in failures.items()))
         return queued
 
-    def _l10n_pl_ksef_store_xml(self, xml, mode):
+    def _l10n_pl_ksef_store_xml(self, xml, mode, outage=None):
         self.ensure_one()
         attachment = self.env["ir.attachment"].sudo().create({
             "name": "FA3-%s.xml" % (self.name or "").replace("/", "_"),
@@ -314,8 +337,10 @@ class AccountMove(models.Model):
             "l10n_pl_ksef_message": False,
             "l10n_pl_ksef_invoice_ref": False,
             "l10n_pl_ksef_submission_id": False,
+            "l10n_pl_ksef_rejection_code": False,
+            "l10n_pl_ksef_corrected_hash": False,
         })
-        self._l10n_pl_ksef_set_offline_mode(mode)
+        self._l10n_pl_ksef_set_offline_mode(mode, outage=outage)
 
     def _l10n_pl_ksef_set_offline_mode(self, mode, outage=None):
         """Record the issuing mode; offline/emergency invoices link to the ongoing outage of the
@@ -424,6 +449,36 @@ class AccountMove(models.Model):
         self.env.ref("l10n_pl_ksef.ir_cron_l10n_pl_ksef_send")._trigger()
         return True
 
+    def action_l10n_pl_ksef_technical_correction(self):
+        """Button "Send technical correction": an offline invoice KSeF rejected for a technical
+        reason (430/440/450) is rebuilt from the same business content as a valid FA(3) file and
+        sent in an online session with offlineMode=true and hashOfCorrectedInvoice = the hash of
+        the rejected file; KSeF links the two (the KOD I already printed leads to the accepted
+        one). Content changes are not possible this way: issue a correction invoice instead."""
+        for move in self:
+            if not move._l10n_pl_ksef_technically_rejected():
+                raise UserError(self.env._(
+                    "%(name)s cannot be corrected technically: only an offline invoice that KSeF "
+                    "rejected for a technical reason (status 430, 440 or 450) can. Permission "
+                    "problems must be fixed in KSeF; other changes need a correction invoice.",
+                    name=move.name))
+            xml, problems = move._l10n_pl_ksef_validate()
+            if problems:
+                move.l10n_pl_ksef_message = "\n".join("- %s" % p for p in problems)
+                raise UserError(self.env._(
+                    "%(name)s cannot be sent as a technical correction yet:\n%(problems)s",
+                    name=move.name, problems=move.l10n_pl_ksef_message))
+            # the file the buyer's KOD I points to: a correction that was rejected again keeps
+            # referring to the original
+            rejected_hash = move.l10n_pl_ksef_corrected_hash or move.l10n_pl_ksef_invoice_hash
+            move._l10n_pl_ksef_store_xml(xml, move.l10n_pl_ksef_mode, outage=move.l10n_pl_ksef_outage_id)
+            move.l10n_pl_ksef_corrected_hash = rejected_hash
+            move._message_log(body=self.env._(
+                "Technical correction of the rejected KSeF file (hash %(hash)s) queued for KSeF.",
+                hash=rejected_hash))
+        self._l10n_pl_ksef_send_now()
+        return True
+
     def action_l10n_pl_ksef_refresh(self):
         """Button "Check KSeF": settle sent invoices now."""
         self._l10n_pl_ksef_send_now()
@@ -473,7 +528,8 @@ class AccountMove(models.Model):
             return "sent"
         error = status.rejection_error()
         message = error.message if error is not None else status.description
-        self.write({"l10n_pl_ksef_state": "rejected", "l10n_pl_ksef_message": message})
+        self.write({"l10n_pl_ksef_state": "rejected", "l10n_pl_ksef_message": message,
+                    "l10n_pl_ksef_rejection_code": status.code})
         if log:
             self._message_log(body=Markup("%s<br/>%s") % (
                 self.env._("Rejected by KSeF:"), escape(message)))

@@ -411,6 +411,11 @@ class L10nPlKsefSubmission(models.Model):
     @api.model
     def _send(self, client, company, moves):
         threshold = company._l10n_pl_ksef_batch_threshold()
+        corrections = moves.filtered("l10n_pl_ksef_corrected_hash")
+        if corrections:
+            # a technical correction is sent in an online session only
+            self._send_online(client, company, corrections)
+            moves -= corrections
         for offline, group in moves.grouped(lambda m: m.l10n_pl_ksef_mode in OFFLINE_MODES).items():
             if len(group) > threshold and self._budget_batch(company):
                 for start in range(0, len(group), MAX_BATCH_INVOICES):
@@ -442,8 +447,11 @@ class L10nPlKsefSubmission(models.Model):
                 self._commit()
                 self._fault_point("before_send", move)
                 try:
-                    result = session.send_invoice(move._l10n_pl_ksef_xml(),
-                                                  offline_mode=move.l10n_pl_ksef_mode in OFFLINE_MODES)
+                    corrected = move.l10n_pl_ksef_corrected_hash or None
+                    result = session.send_invoice(
+                        move._l10n_pl_ksef_xml(),
+                        offline_mode=bool(corrected) or move.l10n_pl_ksef_mode in OFFLINE_MODES,
+                        hash_of_corrected_invoice=corrected)
                 except ksef_errors.KSeFRateLimited:
                     # 429: KSeF did not take it
                     move.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False,

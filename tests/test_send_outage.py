@@ -12,18 +12,19 @@ from datetime import date, datetime
 from unittest.mock import patch
 
 from odoo import fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from ..ksef import certs as ksef_certs
 from ..ksef import offline as ksef_offline
+from ..ksef.crypto import sha256_b64
 from .send_common import INVOICE_DATE, KsefSendCommon
 
 OPEN_ONLINE = "/sessions/online"
 
 
-@tagged("post_install", "-at_install", "post_install_l10n")
-class TestKsefSendOutage(KsefSendCommon):
+class OutageCommon(KsefSendCommon):
+    """Connected company with an Offline certificate; helpers (no tests of its own)."""
 
     def setUp(self):
         super().setUp()
@@ -69,6 +70,11 @@ class TestKsefSendOutage(KsefSendCommon):
         port = sock.getsockname()[1]
         sock.close()
         return "http://127.0.0.1:%d/v2" % port
+
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefSendOutage(OutageCommon):
 
     # --- 1. what switches to offline -------------------------------------------
     def test_http500_does_not_switch(self):
@@ -245,3 +251,48 @@ class TestKsefSendOutage(KsefSendCommon):
             self.Outage.with_user(self.accountant).create({"company_id": self.company.id})
         outage.with_user(self.manager).action_l10n_pl_ksef_end_now()
         self.assertTrue(outage.date_end)
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefTechnicalCorrection(OutageCommon):
+    """A rejected offline invoice corrected technically (ksef-docs offline/korekta-techniczna.md)."""
+
+    def rejected_offline(self):
+        move = self.make_invoice()
+        move.action_l10n_pl_ksef_issue_offline()
+        # the stored file is broken (as if the software had produced an invalid FA(3))
+        broken = b"<Faktura>broken</Faktura>"
+        move.l10n_pl_ksef_xml_id.raw = broken
+        move.l10n_pl_ksef_invoice_hash = sha256_b64(broken)
+        move._l10n_pl_ksef_send_now()
+        self.assertEqual(move.l10n_pl_ksef_state, "rejected")
+        return move, sha256_b64(broken)
+
+    def test_technical_correction_accepted_and_linked(self):
+        move, broken_hash = self.rejected_offline()
+        self.assertIn(move.l10n_pl_ksef_rejection_code, (430, 450))
+        self.assertTrue(move.l10n_pl_ksef_can_correct)
+        move.with_user(self.accountant).action_l10n_pl_ksef_technical_correction()
+        self.assertAcceptedOnce(move)
+        self.assertEqual(move.l10n_pl_ksef_corrected_hash, broken_hash)
+        self.assertNotEqual(move.l10n_pl_ksef_invoice_hash, broken_hash)
+        held = self.held(move)[0]
+        self.assertEqual(held["hashOfCorrectedInvoice"], broken_hash)
+        self.assertTrue(held["offlineMode"])
+        self.assertIn("-SO-", held["sessionRef"], "a technical correction goes in an online session")
+        self.assertFalse(move.l10n_pl_ksef_can_correct)
+        with self.assertRaises(UserError):
+            move.action_l10n_pl_ksef_technical_correction()
+
+    def test_technical_correction_only_for_technical_rejections(self):
+        move, _hash = self.rejected_offline()
+        move.l10n_pl_ksef_rejection_code = 410      # permissions: not fixable this way
+        self.assertFalse(move.l10n_pl_ksef_can_correct)
+        with self.assertRaises(UserError):
+            move.action_l10n_pl_ksef_technical_correction()
+        online = self.make_invoice()
+        online.write({"l10n_pl_ksef_state": "rejected", "l10n_pl_ksef_rejection_code": 430,
+                      "l10n_pl_ksef_invoice_hash": "x"})
+        self.assertFalse(online.l10n_pl_ksef_can_correct)
+        with self.assertRaises(UserError):
+            online.action_l10n_pl_ksef_technical_correction()
