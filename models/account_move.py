@@ -23,12 +23,24 @@ States (``l10n_pl_ksef_state``)::
   post again.
 
 Issuing modes (``l10n_pl_ksef_mode``): online, offline24 (user's choice),
-offline (KSeF unavailable) and emergency (KSeF failure). Offline invoices get a
-submission deadline (ksef.offline), KOD I labelled OFFLINE and KOD II labelled
-CERTYFIKAT signed with the company's Offline certificate; they are sent with
-offlineMode=true. An online send that finds KSeF unreachable or unavailable
-switches the invoice to the ``offline`` mode automatically when the company
-has an Offline certificate (otherwise it stays queued with a message).
+offline (KSeF unavailable) and emergency (KSeF failure). Offline invoices get
+KOD I labelled OFFLINE and KOD II labelled CERTYFIKAT signed with the company's
+Offline certificate; they are sent with offlineMode=true. Their deadline comes
+from ksef.offline.deadline_info: offline/emergency invoices link to the KSeF
+outage they were issued in (l10n_pl_ksef.outage) and stay "pending" (no date)
+until it ends; failures and total failures recorded by a KSeF manager move or
+cancel the deadlines of the invoices still waiting.
+
+Automatic switch: only when KSeF cannot be reached at all (connection refused,
+DNS: KSeFTransportError other than a timeout) or reports unavailability (503,
+KSeFUnavailable) do waiting online invoices switch to the ``offline`` mode
+(``emergency`` while a failure declared by a KSeF manager lasts), if the
+company has an Offline certificate; an automatic outage is recorded and ended
+when KSeF answers again. A single 5xx or a timeout only makes the cron retry.
+
+Technical correction: an offline invoice rejected for a technical reason
+(430/440/450) is rebuilt and sent in an online session with offlineMode=true
+and hashOfCorrectedInvoice = the rejected file's hash.
 
 Coexistence with Odoo's l10n_pl_edi
 -----------------------------------
