@@ -195,19 +195,32 @@ class L10nPlKsefSubmission(models.Model):
 
     @api.model
     def _ksef_unreachable(self, company, moves, exc, interactive):
-        """KSeF is unreachable or reports unavailability: queued online invoices switch to the
-        ``offline`` mode (or ``emergency`` while a failure declared by a KSeF manager lasts) when
-        the company has an Offline certificate, linked to the ongoing outage (recorded
-        automatically if none is); everything is retried by the cron."""
+        """KSeF is unreachable or reports unavailability: queued online invoices switch to an
+        offline mode when the company has an Offline certificate: ``offline`` when KSeF reports
+        unavailability (503, recorded as an automatic outage) or an outage is recorded,
+        ``emergency`` while a failure declared by a KSeF manager lasts, and ``offline24`` when
+        KSeF simply cannot be reached and nothing is announced (the cause may be our own
+        network; offline24 has the earliest deadline, so no legal deadline is missed).
+        Everything is retried by the cron."""
         message = getattr(exc, "message", None) or str(exc)
         self._trigger_cron(300)
         queued = moves.filtered(
             lambda m: m.l10n_pl_ksef_state == "queued" and m.l10n_pl_ksef_mode == "online")
         switchable = queued.filtered(lambda m: not m._l10n_pl_ksef_offline_problems())
         if switchable:
-            outage = self.env["l10n_pl_ksef.outage"]._l10n_pl_ksef_start_automatic(
-                company, self.env._("Recorded automatically: %(error)s", error=message))
-            mode = "emergency" if outage.kind == "emergency" else "offline"
+            Outage = self.env["l10n_pl_ksef.outage"]
+            current = Outage._l10n_pl_ksef_current(company)
+            if isinstance(exc, ksef_errors.KSeFUnavailable) or current:
+                # KSeF itself reports unavailability, or an outage is recorded (announced by
+                # the ministry, or reported by KSeF earlier): the offline / emergency mode
+                outage = current or Outage._l10n_pl_ksef_start_automatic(
+                    company, self.env._("Recorded automatically: %(error)s", error=message))
+                mode = "emergency" if outage.kind == "emergency" else "offline"
+            else:
+                # no answer at all and nothing announced: the cause may be on our side (our
+                # network), which the law does not count as KSeF's unavailability, so the
+                # taxpayer's own offline24 mode applies (due the next business day after issue)
+                outage, mode = None, "offline24"
             for move in switchable:
                 move._l10n_pl_ksef_set_offline_mode(mode, outage=outage)
             modes = dict(self.env["account.move"]._fields["l10n_pl_ksef_mode"]._description_selection(

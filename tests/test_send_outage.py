@@ -146,17 +146,41 @@ class TestKsefSendOutage(OutageCommon):
         self.assertTrue(self.held(move)[0].get("offlineMode"))
         self.assertTrue(outage.date_end)
 
-    def test_unreachable_switches(self):
+    def test_unreachable_switches_to_offline24(self):
+        """No answer at all and nothing announced: the cause may be our own network, so the
+        taxpayer's offline24 mode (due the next business day after issue), no outage."""
+        move = self.make_invoice()
+        config_class = type(self.config)
+        with patch.object(config_class, "_l10n_pl_ksef_api_target", lambda *a, **k: self.closed_port_url()):
+            move.action_l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_mode, "offline24")
+        self.assertEqual(move.l10n_pl_ksef_state, "queued")
+        self.assertFalse(move.l10n_pl_ksef_outage_id)
+        self.assertFalse(self.outages())
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "due")
+        self.assertTrue(move.l10n_pl_ksef_deadline)
+        self.cron()
+        self.assertAcceptedOnce(move)
+        self.assertTrue(self.held(move)[0].get("offlineMode"))
+
+    def test_unreachable_during_recorded_outage_switches_to_offline(self):
+        """While an outage is recorded (KSeF reported unavailability earlier), an unreachable
+        KSeF keeps the offline mode of that outage."""
+        first = self.make_invoice()
+        self.emulator.set_unavailable(True)
+        first.action_l10n_pl_ksef_send()
+        outage = first.l10n_pl_ksef_outage_id
+        self.assertTrue(outage.automatic)
+        self.emulator.set_unavailable(False)
         move = self.make_invoice()
         config_class = type(self.config)
         with patch.object(config_class, "_l10n_pl_ksef_api_target", lambda *a, **k: self.closed_port_url()):
             move.action_l10n_pl_ksef_send()
         self.assertEqual(move.l10n_pl_ksef_mode, "offline")
-        self.assertEqual(move.l10n_pl_ksef_state, "queued")
-        self.assertTrue(move.l10n_pl_ksef_outage_id.automatic)
+        self.assertEqual(move.l10n_pl_ksef_outage_id, outage)
         self.cron()
         self.assertAcceptedOnce(move)
-        self.assertTrue(move.l10n_pl_ksef_outage_id.date_end)
+        self.assertTrue(outage.date_end)
         # the deadline of an invoice already in KSeF is no longer recomputed
         self.assertEqual(move.l10n_pl_ksef_deadline_status, "pending")
 
