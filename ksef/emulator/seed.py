@@ -107,7 +107,8 @@ def seed_incoming_invoices(emu, buyer_nip, count, sellers=None, start=None, offl
     # never below the current HWM: what is at or before it is final by definition
     if emu.hwm_fixed is not None:
         begin = max(begin, emu.hwm_fixed + 0.001)
-    last = now - 0.05
+    # never before the fixed HWM, even when seeding right after advance_hwm()
+    last = max(now - 0.05, begin + 0.001 * max(1, regular))
     step = (last - begin) / max(1, regular)
     numbers = []
     sessions = {}

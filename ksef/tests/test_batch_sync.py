@@ -368,3 +368,15 @@ def test_seeded_invoices_are_valid_fa3(emulator):
         rates.update(etree.fromstring(crypto.b64decode(inv["content"])).itertext())
     assert {"23", "8", "5", "zw"} <= rates
     assert sum(1 for inv in stored if inv["invoicingMode"] == "Offline") >= 2
+
+
+def test_seeding_right_after_advance_hwm_lands_after_the_hwm(emulator):
+    """Seeded invoices are stored after a freshly fixed HWM (no negative time step)."""
+    emulator.advance_hwm()
+    try:
+        numbers = emulator.seed_incoming_invoices("5265877635", 20, seed=7)
+        hwm = emulator.hwm_fixed
+        for number in numbers:
+            assert emulator.state.invoices_by_ksef_number[number]["permanentStorageTs"] > hwm
+    finally:
+        emulator.release_hwm()
