@@ -9,7 +9,10 @@ Run (a database with l10n_pl_ksef installed; it gets a bench company, commits da
 
     cd /tmp && PYTHONPATH=/opt/odoo/odoo /opt/odoo/venv/bin/python /work/main/bench/bench_odoo_import.py \
         -d ksef_imp_bench --addons-path=/opt/odoo/odoo/addons,/opt/odoo/odoo/odoo/addons,/tmp/ksef_addons \
-        --count 10000 [--rate-limits PRD]
+        --count 10000 [--rate-limits PRD] [--profile /tmp/import.prof]
+
+``--profile`` writes a cProfile of the timed import (read it with
+``python -m pstats FILE`` then ``sort cumtime`` / ``stats 40``).
 
 Needs the core's ``ksef.sync.fetch_increment`` and ``Emulator.seed_incoming_invoices``.
 """
@@ -26,6 +29,8 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=10000)
     parser.add_argument("--rate-limits", default="PRD", help="emulator limits: off|TEST|PRD")
     parser.add_argument("--nip", default="5265877635")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="write a cProfile of the import runs to FILE (pstats format)")
     args, odoo_args = parser.parse_known_args(argv)
 
     import odoo
@@ -86,6 +91,10 @@ def main(argv=None):
 
     client = new_client()
     auth_requests = sum(emulator.counters.values())
+    profiler = None
+    if args.profile:
+        import cProfile
+        profiler = cProfile.Profile()
     started = time.monotonic()
     states = []
     with registry.cursor() as cr:
@@ -93,7 +102,11 @@ def main(argv=None):
         cursor = env["l10n_pl_ksef.import.cursor"].browse(cursor_id)
         for _attempt in range(50):
             cursor.next_run_after = False  # the bench does not wait 15 minutes between runs
+            if profiler:
+                profiler.enable()
             result = cursor._l10n_pl_ksef_run(client=client)
+            if profiler:
+                profiler.disable()
             states.append(result["state"])
             if result["state"] == "done":
                 break
@@ -102,6 +115,8 @@ def main(argv=None):
                                        .total_seconds())))
         cr.commit()
     wall = time.monotonic() - started
+    if profiler:
+        profiler.dump_stats(args.profile)
     counters = dict(emulator.counters)
     storage = sum(v for k, v in counters.items() if " /storage/" in k)   # no API limit
     requests = sum(counters.values()) - storage - auth_requests

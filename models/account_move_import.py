@@ -22,7 +22,9 @@ Mapping (extension hooks in brackets)
   amount due, a bill otherwise; linked to the corrected bill by its KSeF number;
 * the original XML is attached; "KSeF visualisation" renders it readably.
 """
+import copy
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -70,6 +72,7 @@ class _ImportCache:
         self.currencies = {}
         self.partners = {}
         self.maps = {}
+        self.products = {}
         self.country_pl = env.ref("base.pl", raise_if_not_found=False)
 
 
@@ -134,7 +137,14 @@ class AccountMove(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _l10n_pl_ksef_import_documents(self, company, documents, run=None, responsible=None):
-        """Turn KSeF documents into draft bills; returns counters (see the run log)."""
+        """Turn KSeF documents into draft bills; returns counters (see the run log).
+
+        The documents are first mapped one by one (parsing, vendor, products, taxes: a
+        document that cannot be mapped becomes an error record), then the bills of all
+        mapped documents are created together (``create(vals_list)``, attachments and
+        chatter notes in batches): one by one, the creation of a bill costs several times
+        more. When the batch fails (e.g. a concurrent run stored one of the invoices
+        meanwhile), the bills are created again one by one, each in its own savepoint."""
         Error = self.env["l10n_pl_ksef.import.error"].sudo()
         stats = {"document_count": len(documents), "created_count": 0,
                  "duplicate_count": 0, "error_count": 0}
@@ -146,54 +156,69 @@ class AccountMove(models.Model):
         open_errors = {err.ksef_number: err for err in Error.search([
             ("company_id", "=", company.id), ("ksef_number", "in", numbers)])}
         cache = _ImportCache(self.env, company)
-        new_moves = self.browse()
+        prepared = []
         for doc in documents:
             if doc.ksef_number in known:
                 stats["duplicate_count"] += 1
                 continue
             known.add(doc.ksef_number)
-            metadata = doc.metadata or {}
             if doc.error or not doc.xml:
                 Error._l10n_pl_ksef_record(
                     company, doc.ksef_number, "refused",
                     doc.error or self.env._("KSeF listed the invoice but its XML could not be "
-                                   "downloaded. Retry later."), metadata, run)
+                                            "downloaded. Retry later."), doc.metadata or {}, run)
                 stats["error_count"] += 1
                 continue
+            with self._l10n_pl_ksef_import_guard(company, doc, run, stats):
+                with self.env.cr.savepoint():
+                    prepared.append(self._l10n_pl_ksef_prepare_bill(company, doc, cache, run))
+        new_moves = self.browse()
+        if prepared:
             try:
                 with self.env.cr.savepoint():
-                    move = self._l10n_pl_ksef_create_bill(company, doc, cache, run)
-            except psycopg2.errors.UniqueViolation:
-                # stored by a concurrent run between our look-up and our insert
-                stats["duplicate_count"] += 1
-                continue
-            except ksef_errors.XMLSecurityError as exc:
-                Error._l10n_pl_ksef_record(company, doc.ksef_number, "xml", exc.message,
-                                           metadata, run)
-                stats["error_count"] += 1
-                continue
-            except ksef_errors.KSeFError as exc:
-                Error._l10n_pl_ksef_record(company, doc.ksef_number, "invalid", exc.message,
-                                           metadata, run)
-                stats["error_count"] += 1
-                continue
-            except Exception as exc:  # noqa: BLE001 - one bad invoice must not block the others
-                _logger.exception("KSeF import: document %s could not be mapped",
-                                  doc.ksef_number)
-                Error._l10n_pl_ksef_record(
-                    company, doc.ksef_number, "mapping",
-                    self.env._("The invoice could not be turned into a bill: %(error)s. Fix the cause "
-                      "(e.g. a missing tax or currency) and press Retry.",
-                      error=str(exc) or repr(exc)), metadata, run)
-                stats["error_count"] += 1
-                continue
-            new_moves |= move
-            stats["created_count"] += 1
-            if doc.ksef_number in open_errors:
-                open_errors[doc.ksef_number].write({"state": "resolved", "move_id": move.id})
+                    new_moves = self._l10n_pl_ksef_create_bills(company, prepared, cache)
+            except Exception:  # noqa: BLE001 - retried one by one below, errors recorded there
+                _logger.info("KSeF import: batch of %s bills failed; creating them one by one",
+                             len(prepared), exc_info=True)
+                for item in prepared:
+                    with self._l10n_pl_ksef_import_guard(company, item["doc"], run, stats):
+                        with self.env.cr.savepoint():
+                            new_moves |= self._l10n_pl_ksef_create_bills(company, [item], cache)
+        stats["created_count"] = len(new_moves)
+        for move in new_moves:
+            if move.l10n_pl_ksef_number in open_errors:
+                open_errors[move.l10n_pl_ksef_number].write(
+                    {"state": "resolved", "move_id": move.id})
         if new_moves:
             self._l10n_pl_ksef_import_notify(new_moves, responsible)
         return stats
+
+    @contextmanager
+    def _l10n_pl_ksef_import_guard(self, company, doc, run, stats):
+        """Turn a failure of one document into an error record (or a duplicate count)."""
+        Error = self.env["l10n_pl_ksef.import.error"].sudo()
+        metadata = doc.metadata or {}
+        try:
+            yield
+        except psycopg2.errors.UniqueViolation:
+            # stored by a concurrent run between our look-up and our insert
+            stats["duplicate_count"] += 1
+        except ksef_errors.XMLSecurityError as exc:
+            Error._l10n_pl_ksef_record(company, doc.ksef_number, "xml", exc.message,
+                                       metadata, run)
+            stats["error_count"] += 1
+        except ksef_errors.KSeFError as exc:
+            Error._l10n_pl_ksef_record(company, doc.ksef_number, "invalid", exc.message,
+                                       metadata, run)
+            stats["error_count"] += 1
+        except Exception as exc:  # noqa: BLE001 - one bad invoice must not block the others
+            _logger.exception("KSeF import: document %s could not be mapped", doc.ksef_number)
+            Error._l10n_pl_ksef_record(
+                company, doc.ksef_number, "mapping",
+                self.env._("The invoice could not be turned into a bill: %(error)s. Fix the cause "
+                           "(e.g. a missing tax or currency) and press Retry.",
+                           error=str(exc) or repr(exc)), metadata, run)
+            stats["error_count"] += 1
 
     def _l10n_pl_ksef_import_notify(self, moves, responsible):
         """A to-do activity for the accountant on each new bill."""
@@ -208,40 +233,66 @@ class AccountMove(models.Model):
                    "vendor, lines and taxes, then confirm it."))
 
     @api.model
-    def _l10n_pl_ksef_create_bill(self, company, doc, cache, run=None):
+    def _l10n_pl_ksef_prepare_bill(self, company, doc, cache, run=None):
+        """Parse and map one document: {doc, invoice, vals, notes} (nothing created yet
+        except a missing vendor)."""
         from ..ksef.fa3 import parse_invoice_xml
 
         invoice = parse_invoice_xml(doc.xml)
         vals, notes = self._l10n_pl_ksef_prepare_bill_vals(company, invoice, doc, cache)
         if run:
             vals["l10n_pl_ksef_import_run_id"] = run.id
-        move = self.with_company(company).with_context(
-            l10n_pl_ksef_importing=True, default_move_type=vals["move_type"],
-            mail_create_nolog=True, mail_create_nosubscribe=True,
-        ).create(vals)
-        attachment = self.env["ir.attachment"].sudo().create({
-            "name": "%s.xml" % doc.ksef_number,
-            "raw": doc.xml,
+        return {"doc": doc, "invoice": invoice, "vals": vals, "notes": notes}
+
+    @api.model
+    def _l10n_pl_ksef_create_bills(self, company, prepared, cache):
+        """Create the draft bills of ``prepared`` (see _l10n_pl_ksef_prepare_bill) together,
+        with their original XML attached and a chatter note each; returns the bills."""
+        # create() may change the values it gets: keep ours intact for a one-by-one retry
+        vals_list = [copy.deepcopy(item["vals"]) for item in prepared]
+        Move = self.with_company(company).with_context(
+            l10n_pl_ksef_importing=True, mail_create_nolog=True, mail_create_nosubscribe=True)
+        moves = self.browse()
+        for move_type in ("in_invoice", "in_refund"):
+            indexes = [i for i, vals in enumerate(vals_list) if vals["move_type"] == move_type]
+            if indexes:
+                created = Move.with_context(default_move_type=move_type).create(
+                    [vals_list[i] for i in indexes])
+                moves |= created
+        by_number = {move.l10n_pl_ksef_number: move for move in moves}
+        moves = self.browse([by_number[item["doc"].ksef_number].id for item in prepared])
+        attachments = self.env["ir.attachment"].sudo().create([{
+            "name": "%s.xml" % item["doc"].ksef_number,
+            "raw": item["doc"].xml,
             "mimetype": "application/xml",
             "res_model": "account.move",
             "res_id": move.id,
             "company_id": company.id,
-        })
-        notes += self._l10n_pl_ksef_check_totals(move, invoice)
-        move.with_context(l10n_pl_ksef_importing=True).write({
-            "l10n_pl_ksef_xml_id": attachment.id,
-            "l10n_pl_ksef_import_warning": "\n".join(notes) or False,
-        })
-        self._l10n_pl_ksef_link_corrections(move)
-        body = Markup("<p>%s</p>") % self.env._(
-            "Received from KSeF: %(number)s (invoice %(ref)s, acquired by KSeF on %(date)s).",
-            number=doc.ksef_number, ref=invoice.number,
-            date=move.l10n_pl_ksef_acquisition_date or "-")
-        if notes:
-            body += Markup("<ul>%s</ul>") % Markup().join(
-                Markup("<li>%s</li>") % note for note in notes)
-        move.message_post(body=body, attachment_ids=attachment.ids)
-        return move
+        } for item, move in zip(prepared, moves)])
+        quiet = {"l10n_pl_ksef_importing": True, "skip_invoice_sync": True,
+                 "skip_is_manually_modified": True}
+        bodies = {}
+        for item, move, attachment in zip(prepared, moves, attachments):
+            notes = item["notes"] + self._l10n_pl_ksef_check_totals(move, item["invoice"])
+            values = {"l10n_pl_ksef_xml_id": attachment.id}
+            if notes:
+                values["l10n_pl_ksef_import_warning"] = "\n".join(notes)
+            # no journal item changes: no line re-synchronisation
+            move.with_context(**quiet).write(values)
+            body = Markup("<p>%s</p>") % self.env._(
+                "Received from KSeF: %(number)s (invoice %(ref)s, acquired by KSeF on %(date)s).",
+                number=item["doc"].ksef_number, ref=item["invoice"].number,
+                date=move.l10n_pl_ksef_acquisition_date or "-")
+            if notes:
+                body += Markup("<ul>%s</ul>") % Markup().join(
+                    Markup("<li>%s</li>") % note for note in notes)
+            bodies[move.id] = body
+        self._l10n_pl_ksef_link_corrections(moves)
+        messages = moves._message_log_batch(bodies=bodies)
+        attachment_of = {move.id: attachment for move, attachment in zip(moves, attachments)}
+        for message in messages:
+            message.attachment_ids = [Command.link(attachment_of[message.res_id].id)]
+        return moves
 
     # ------------------------------------------------------------------
     # mapping
@@ -476,7 +527,12 @@ class AccountMove(models.Model):
             if mapping.tax_ids or not tax:
                 tax = mapping.tax_ids
         else:
-            product = self._l10n_pl_ksef_import_product(company, partner, line)
+            # the same vendor sends the same items again and again: look each up once per run
+            product_key = (partner.id, line.index or "", line.gtin or "", line.name or "")
+            product = cache.products.get(product_key)
+            if product is None:
+                product = cache.products[product_key] = self._l10n_pl_ksef_import_product(
+                    company, partner, line)
             if product:
                 values["product_id"] = product.id
         values["tax_ids"] = [Command.set(tax.ids)]
@@ -556,31 +612,48 @@ class AccountMove(models.Model):
                   odoo=move.amount_total, ksef=invoice.totals.p_15)]
 
     @api.model
-    def _l10n_pl_ksef_link_corrections(self, move):
-        """Link a correction to its original and an original to corrections that came first."""
-        Move = self.sudo().with_context(l10n_pl_ksef_importing=True)
-        if move.l10n_pl_ksef_corrected_number and not move.l10n_pl_ksef_corrected_move_id:
-            original = Move.search([
-                ("company_id", "=", move.company_id.id),
-                ("l10n_pl_ksef_number", "=", move.l10n_pl_ksef_corrected_number),
-                ("move_type", "in", ("in_invoice", "in_refund")),
-            ], limit=1)
-            if original:
-                values = {"l10n_pl_ksef_corrected_move_id": original.id}
-                if move.move_type == "in_refund" and original.move_type == "in_invoice":
-                    values["reversed_entry_id"] = original.id
-                move.write(values)
-        if move.l10n_pl_ksef_number:
-            pending = Move.search([
-                ("company_id", "=", move.company_id.id),
-                ("l10n_pl_ksef_corrected_number", "=", move.l10n_pl_ksef_number),
-                ("l10n_pl_ksef_corrected_move_id", "=", False),
-            ])
-            for correction in pending:
-                values = {"l10n_pl_ksef_corrected_move_id": move.id}
-                if correction.move_type == "in_refund" and move.move_type == "in_invoice":
-                    values["reversed_entry_id"] = move.id
-                correction.write(values)
+    def _l10n_pl_ksef_link_corrections(self, moves):
+        """Link corrections to their originals and originals to corrections that came first
+        (``moves``: bills just imported, one or many)."""
+        Move = self.sudo().with_context(l10n_pl_ksef_importing=True, skip_invoice_sync=True,
+                                        skip_is_manually_modified=True)
+        moves = moves.sudo().with_context(Move.env.context)
+        types = ("in_invoice", "in_refund")
+
+        def link(correction, original):
+            values = {"l10n_pl_ksef_corrected_move_id": original.id}
+            if correction.move_type == "in_refund" and original.move_type == "in_invoice":
+                values["reversed_entry_id"] = original.id
+            correction.write(values)
+
+        corrections = moves.filtered(lambda m: m.l10n_pl_ksef_corrected_number
+                                     and not m.l10n_pl_ksef_corrected_move_id)
+        if corrections:
+            originals = {}
+            for original in Move.search([
+                    ("company_id", "in", corrections.company_id.ids),
+                    ("l10n_pl_ksef_number", "in", corrections.mapped(
+                        "l10n_pl_ksef_corrected_number")),
+                    ("move_type", "in", types)]):
+                originals.setdefault((original.company_id.id, original.l10n_pl_ksef_number),
+                                     original)
+            for correction in corrections:
+                original = originals.get((correction.company_id.id,
+                                          correction.l10n_pl_ksef_corrected_number))
+                if original:
+                    link(correction, original)
+        numbered = moves.filtered("l10n_pl_ksef_number")
+        if numbered:
+            by_number = {(m.company_id.id, m.l10n_pl_ksef_number): m for m in numbered}
+            for correction in Move.search([
+                    ("company_id", "in", numbered.company_id.ids),
+                    ("l10n_pl_ksef_corrected_number", "in", numbered.mapped(
+                        "l10n_pl_ksef_number")),
+                    ("l10n_pl_ksef_corrected_move_id", "=", False)]):
+                original = by_number.get((correction.company_id.id,
+                                          correction.l10n_pl_ksef_corrected_number))
+                if original:
+                    link(correction, original)
 
 
 class AccountMoveLine(models.Model):
