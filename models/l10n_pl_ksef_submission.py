@@ -15,14 +15,14 @@ and whenever KSeF answers 429, the cron is re-triggered at the time KSeF names
 import logging
 from datetime import timedelta
 
-from lxml import etree
 from markupsafe import Markup
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
 
 from ..ksef import batch as ksef_batch
-from ..ksef import crypto, xmlsafe
+from ..ksef import crypto
 from ..ksef import errors as ksef_errors
+from ..ksef import upo as ksef_upo
 from .account_move import (
     BATCH_SESSIONS_PER_HOUR,
     BATCH_THRESHOLD,
@@ -36,8 +36,6 @@ CRON_XMLID = "l10n_pl_ksef.ir_cron_l10n_pl_ksef_send"
 #: invoices per batch session: the KSeF limit (a session UPO page holds 10,000 entries, about
 #: 6 MB; the core accepts session UPO pages up to ksef.client.SESSION_UPO_MAX_BYTES)
 MAX_BATCH_INVOICES = 10000
-#: a session UPO page with 10,000 entries is about 6 MB
-UPO_PAGE_MAX_BYTES = 32 * 1024 * 1024
 
 
 class KsefFault(Exception):
@@ -408,16 +406,12 @@ class L10nPlKsefSubmission(models.Model):
         entries = {}
         for attachment in attachments:
             try:
-                root = xmlsafe.parse(attachment.sudo().raw, max_bytes=UPO_PAGE_MAX_BYTES, what="UPO")
+                documents = ksef_upo.upo_documents(attachment.sudo().raw)
             except ksef_errors.KSeFError as exc:
                 _logger.warning("KSeF: UPO %s unreadable: %s", attachment.name, exc)
                 continue
-            for document in root.iter("{*}Dokument"):
-                number = document.findtext("{*}NumerKSeFDokumentu")
-                if number:
-                    entry = "\n".join("%s: %s" % (etree.QName(child).localname, (child.text or "").strip())
-                                      for child in document if isinstance(child.tag, str))
-                    entries[number] = (attachment, entry)
+            for number, document in documents.items():
+                entries[number] = (attachment, ksef_upo.format_document(document))
         return entries
 
     # ------------------------------------------------------------------ sending
