@@ -30,9 +30,9 @@ if ! psql -d postgres -Atc "select 1" >/dev/null 2>&1; then
   su postgres -c "createuser -s $(whoami)" >/dev/null 2>&1 || true
 fi
 
-pyver=$("$ODOO_PY" -c 'import sys; print("%d%d" % sys.version_info[:2])')
-if [ "$pyver" = 311 ]; then CONSTRAINTS=$ROOT/constraints/odoo19-py311.txt; else CONSTRAINTS=$ROOT/constraints/odoo19-py312.txt; fi
-"$ODOO_PY" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.txt" -c "$CONSTRAINTS"
+# exactly what an administrator runs: our requirements under Odoo's own pins
+"$ODOO_PY" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.txt" \
+  -c "$ODOO_HOME/odoo/requirements.txt"
 
 work=$(mktemp -d)
 ln -s "$ROOT" "$work/l10n_pl_ksef"
