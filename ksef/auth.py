@@ -6,6 +6,7 @@ them together and keeps the tokens.
 import time
 
 from . import crypto, errors
+from .i18n import Text, _
 from .models import AuthStatus, AuthTokens, parse_datetime
 from .public_keys import KSEF_TOKEN_ENCRYPTION
 
@@ -13,33 +14,33 @@ AUTH_PENDING = 100
 AUTH_SUCCESS = 200
 
 _AUTH_MESSAGES = {
-    415: "This token/certificate has no permissions in the context of NIP %(nip)s: grant it the needed "
+    415: _("This token/certificate has no permissions in the context of NIP %(nip)s: grant it the needed "
          "permissions (e.g. InvoiceWrite, InvoiceRead) in KSeF for that company, or use credentials "
-         "of that company, then connect again.",
-    425: "The authentication was revoked by the user. Connect to KSeF again.",
-    450: "The KSeF token is invalid, revoked or belongs to another company: generate a new token in "
-         "the KSeF taxpayer application and connect again.",
-    460: "KSeF refused the certificate (invalid, expired, revoked, suspended or not trusted): use a "
+         "of that company, then connect again."),
+    425: _("The authentication was revoked by the user. Connect to KSeF again."),
+    450: _("The KSeF token is invalid, revoked or belongs to another company: generate a new token in "
+         "the KSeF taxpayer application and connect again."),
+    460: _("KSeF refused the certificate (invalid, expired, revoked, suspended or not trusted): use a "
          "valid KSeF certificate of type Authentication (generate a new one in the KSeF taxpayer "
-         "application if needed) and connect again.",
-    470: "KSeF refused the authentication: the person identified by the credentials is recorded as "
-         "deceased. Use credentials of an authorised person.",
-    480: "KSeF blocked the authentication because of a security incident. Contact the KSeF helpdesk.",
-    500: "KSeF failed with an unknown error during authentication. Try again later.",
-    550: "KSeF cancelled the authentication. Connect again.",
+         "application if needed) and connect again."),
+    470: _("KSeF refused the authentication: the person identified by the credentials is recorded as "
+         "deceased. Use credentials of an authorised person."),
+    480: _("KSeF blocked the authentication because of a security incident. Contact the KSeF helpdesk."),
+    500: _("KSeF failed with an unknown error during authentication. Try again later."),
+    550: _("KSeF cancelled the authentication. Connect again."),
 }
 
 
 def auth_error(status, nip):
     """KSeFAuthError for a failed auth status, with a message saying what to do."""
-    template = _AUTH_MESSAGES.get(
-        status.code, "KSeF authentication failed. Check the credentials and connect again.")
+    hint = _AUTH_MESSAGES.get(
+        status.code, _("KSeF authentication failed. Check the credentials and connect again."))
     detail = "; ".join(status.details)
-    message = "KSeF authentication failed (status %s: %s%s). %s" % (
-        status.code, status.description or "no description", " - %s" % detail if detail else "",
-        template % {"nip": nip})
-    return errors.KSeFAuthError(message, status_code=status.code, description=status.description,
-                                details=list(status.details))
+    return errors.KSeFAuthError(
+        _("KSeF authentication failed (status %(code)s: %(description)s%(detail)s). %(hint)s"),
+        params={"code": status.code, "description": status.description or _("no description"),
+                "detail": " - %s" % detail if detail else "", "hint": Text(hint, {"nip": nip})},
+        status_code=status.code, description=status.description, details=list(status.details))
 
 
 def get_challenge(transport):
@@ -104,9 +105,10 @@ def wait_for_auth(transport, reference_number, authentication_token, nip, timeou
         if status.code != AUTH_PENDING:
             raise auth_error(status, nip)
         if time.monotonic() + interval > deadline:
-            raise errors.KSeFAuthError(
-                "KSeF has not finished the authentication within %d seconds (it may be checking the "
-                "certificate online). Try to connect again in a few minutes." % timeout,
+            raise errors.KSeFAuthError(_(
+                "KSeF has not finished the authentication within %(seconds)s seconds (it may be "
+                "checking the certificate online). Try to connect again in a few minutes."),
+                params={"seconds": "%d" % timeout},
                 status_code=status.code, description=status.description, details=status.details)
         sleep(interval)
         interval = min(max_poll_interval, interval * 1.5)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import requests
 
 from . import crypto, errors
+from .i18n import _
 from .public_keys import SYMMETRIC_KEY_ENCRYPTION
 from .sessions import FA3_FORM_CODE, MAX_INVOICE_SIZE
 
@@ -54,11 +55,11 @@ class BatchResult:
 def build_archive(invoices):
     """Deterministic ZIP of ``{file name: xml bytes}`` -> (zip bytes, {name: sha256 b64})."""
     if not invoices:
-        raise errors.KSeFConfigError("There are no invoices to send in the batch.")
+        raise errors.KSeFConfigError(_("There are no invoices to send in the batch."))
     if len(invoices) > MAX_INVOICES:
-        raise errors.KSeFConfigError(
-            "A KSeF batch holds at most %d invoices (%d given); send them in several batches."
-            % (MAX_INVOICES, len(invoices)))
+        raise errors.KSeFConfigError(_(
+            "A KSeF batch holds at most %(max)s invoices (%(count)s given); send them in several "
+            "batches."), params={"max": MAX_INVOICES, "count": len(invoices)})
     hashes = {}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -67,16 +68,17 @@ def build_archive(invoices):
             if isinstance(data, str):
                 data = data.encode("utf-8")
             if not name or "/" in name or "\\" in name or len(name) > 128:
-                raise errors.KSeFConfigError(
-                    "Invalid file name %r in the batch: use a plain name of at most 128 characters."
-                    % (name,))
+                raise errors.KSeFConfigError(_(
+                    "Invalid file name %(name)s in the batch: use a plain name of at most 128 "
+                    "characters."), params={"name": repr(name)})
             if not data:
                 raise errors.InvoiceValidationError(problems=["the invoice file %s is empty" % name])
             if len(data) > MAX_INVOICE_SIZE_WITH_ATTACHMENT:
-                raise errors.InvoiceTooLargeError(
-                    "The invoice file %s is %d bytes; KSeF accepts at most %d bytes (with attachments)."
-                    " Shorten it, then send the batch again. Nothing was sent."
-                    % (name, len(data), MAX_INVOICE_SIZE_WITH_ATTACHMENT),
+                raise errors.InvoiceTooLargeError(_(
+                    "The invoice file %(name)s is %(size)s bytes; KSeF accepts at most %(limit)s "
+                    "bytes (with attachments). Shorten it, then send the batch again. Nothing was "
+                    "sent."),
+                    params={"name": name, "size": len(data), "limit": MAX_INVOICE_SIZE_WITH_ATTACHMENT},
                     problems=["%s: %d bytes" % (name, len(data))], size=len(data))
             info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -89,12 +91,13 @@ def build_archive(invoices):
 def split_parts(data, part_size=MAX_PART_SIZE):
     """Cut ``data`` into consecutive parts of at most ``part_size`` bytes (≤ 50 parts)."""
     if not 1 <= part_size <= MAX_PART_SIZE:
-        raise errors.KSeFConfigError("The batch part size must be 1..%d bytes." % MAX_PART_SIZE)
+        raise errors.KSeFConfigError(_("The batch part size must be 1..%(max)s bytes."),
+                                     params={"max": MAX_PART_SIZE})
     parts = [data[i:i + part_size] for i in range(0, len(data), part_size)] or [b""]
     if len(parts) > MAX_PARTS:
-        raise errors.KSeFConfigError(
-            "The batch archive (%d bytes) needs %d parts; KSeF allows %d. Send fewer invoices per "
-            "batch." % (len(data), len(parts), MAX_PARTS))
+        raise errors.KSeFConfigError(_(
+            "The batch archive (%(size)s bytes) needs %(parts)s parts; KSeF allows %(max)s. Send "
+            "fewer invoices per batch."), params={"size": len(data), "parts": len(parts), "max": MAX_PARTS})
     return parts
 
 
@@ -117,7 +120,7 @@ def send_archive(client, archive, offline_mode=False, part_size=MAX_PART_SIZE, f
                  close=True, upload_timeout=300):
     """Send an already built ZIP archive (bytes) in one batch session -> BatchResult (no files)."""
     if len(archive) > MAX_ARCHIVE_SIZE:
-        raise errors.KSeFConfigError("The batch archive is over 5 GB; send fewer invoices per batch.")
+        raise errors.KSeFConfigError(_("The batch archive is over 5 GB; send fewer invoices per batch."))
     key = crypto.new_aes_key()
     iv = crypto.new_iv()
     encrypted = [crypto.aes_encrypt(part, key, iv) for part in split_parts(archive, part_size)]
@@ -163,9 +166,10 @@ def open_batch(client, batch_file, key, iv, offline_mode=False, form_code=None):
     reference = data["referenceNumber"]
     uploads = {item["ordinalNumber"]: item for item in data.get("partUploadRequests") or []}
     if sorted(uploads) != list(range(1, len(batch_file["fileParts"]) + 1)):
-        raise errors.KSeFServerError(
-            "KSeF opened batch session %s but did not return an upload address for every part. "
-            "Send the batch again later (the empty session is cancelled by KSeF)." % reference,
+        raise errors.KSeFServerError(_(
+            "KSeF opened batch session %(session)s but did not return an upload address for every "
+            "part. Send the batch again later (the empty session is cancelled by KSeF)."),
+            params={"session": reference},
             reference_number=reference)
     return reference, uploads
 
@@ -187,19 +191,20 @@ def upload_part(client, upload, data, reference_number="", timeout=(5, 300), att
             if response.status_code < 300:
                 return
             if response.status_code < 500 and response.status_code != 429:
-                raise errors.KSeFAPIError(
-                    "The upload of batch part %s of session %s was refused (HTTP %s). Send the batch "
-                    "again in a new session." % (upload.get("ordinalNumber"), reference_number,
-                                                 response.status_code),
+                raise errors.KSeFAPIError(_(
+                    "The upload of batch part %(part)s of session %(session)s was refused (HTTP "
+                    "%(status)s). Send the batch again in a new session."),
+                    params={"part": upload.get("ordinalNumber"), "session": reference_number,
+                            "status": response.status_code},
                     http_status=response.status_code, reference_number=reference_number,
                     body=response.text[:500])
             last = response.status_code
         time.sleep(min(8.0, 0.5 * 2 ** attempt))
-    raise errors.KSeFTransportError(
-        "Batch part %s of session %s could not be uploaded (%s). Send the batch again later; the "
-        "unfinished session is cancelled by KSeF." % (upload.get("ordinalNumber"), reference_number,
-                                                      last if isinstance(last, int) else
-                                                      type(last).__name__),
+    raise errors.KSeFTransportError(_(
+        "Batch part %(part)s of session %(session)s could not be uploaded (%(error)s). Send the "
+        "batch again later; the unfinished session is cancelled by KSeF."),
+        params={"part": upload.get("ordinalNumber"), "session": reference_number,
+                "error": last if isinstance(last, int) else type(last).__name__},
         reference_number=reference_number)
 
 

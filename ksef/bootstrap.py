@@ -7,6 +7,7 @@ Used by the demo and by Odoo's evaluation mode. Never on production.
 """
 from . import environments, errors
 from .client import DEFAULT_TOKEN_PERMISSIONS, KSeFClient, resolve_environment
+from .i18n import _
 from .nip import check_nip
 
 
@@ -18,11 +19,11 @@ def obtain_test_token(environment_or_url, nip, permissions=DEFAULT_TOKEN_PERMISS
     """
     env = resolve_environment(environment_or_url)
     if env.name == "PROD" or env.api_url == environments.PROD.api_url:
-        raise errors.KSeFConfigError(
+        raise errors.KSeFConfigError(_(
             "A test token cannot be created on the production KSeF environment: self-signed "
             "certificates are accepted only on TEST. Generate the token in the KSeF taxpayer "
-            "application with your real credentials instead.")
-    nip = check_nip(nip, "The company NIP (KSeF context)")
+            "application with your real credentials instead."))
+    nip = check_nip(nip, _("The company NIP (KSeF context)"))
     from . import certs
     test_cert = certs.make_test_certificate(nip=nip, cert_type=certs.AUTHENTICATION)
     client = KSeFClient(env, **(client_kwargs or {}))

@@ -41,6 +41,7 @@ from .errors import (
     CertificateTypeError,
     KeyPasswordError,
 )
+from .i18n import _
 
 AUTHENTICATION = "Authentication"
 OFFLINE = "Offline"
@@ -55,9 +56,9 @@ _PESEL_RE = re.compile(r"(PNOPL|PESEL).*?(?P<identifier>\d{11})")
 _NIP_SERIAL_RE = re.compile(r"(TINPL|NIP).*?(?P<identifier>\d{10})")
 _NIP_ORGID_RE = re.compile(r"(VATPL).*?(?P<identifier>\d{10})")
 
-_NOT_A_CERT_MSG = ("The file is not an X.509 certificate (PEM or DER). Upload the .crt/.cer file "
+_NOT_A_CERT_MSG = _("The file is not an X.509 certificate (PEM or DER). Upload the .crt/.cer file "
                    "KSeF issued (or the certificate file of your qualified signature/seal).")
-_NOT_A_KEY_MSG = ("The file is not a private key (PEM or DER, PKCS#8 or traditional RSA/EC). "
+_NOT_A_KEY_MSG = _("The file is not a private key (PEM or DER, PKCS#8 or traditional RSA/EC). "
                   "Upload the .key file that was created together with the certificate request.")
 
 
@@ -107,9 +108,9 @@ def load_certificate(data) -> x509.Certificate:
     if b"-----BEGIN" in stripped:
         if b"-----BEGIN CERTIFICATE-----" not in stripped:
             if b"PRIVATE KEY-----" in stripped:
-                raise CertificateError(
+                raise CertificateError(_(
                     "This file contains a private key, not a certificate. Upload the certificate "
-                    "(.crt/.cer) KSeF issued in the certificate field and the key in the key field.")
+                    "(.crt/.cer) KSeF issued in the certificate field and the key in the key field."))
             raise CertificateError(_NOT_A_CERT_MSG)
         try:
             return x509.load_pem_x509_certificate(stripped, backend())
@@ -138,18 +139,20 @@ def _password_bytes(password):
 def _check_key_kind(key):
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < 2048:
-            raise CertificateError(
-                "The RSA private key has only %d bits; KSeF requires at least 2048 bits. "
-                "Request a new certificate with an RSA 2048 or EC P-256 key." % key.key_size)
+            raise CertificateError(_(
+                "The RSA private key has only %(bits)s bits; KSeF requires at least 2048 bits. "
+                "Request a new certificate with an RSA 2048 or EC P-256 key."),
+                params={"bits": key.key_size})
         return key
     if isinstance(key, ec.EllipticCurvePrivateKey):
         if key.curve.key_size < 256:
-            raise CertificateError(
-                "The EC private key uses a %d-bit curve; KSeF requires at least 256 bits (P-256). "
-                "Request a new certificate with an EC P-256 key." % key.curve.key_size)
+            raise CertificateError(_(
+                "The EC private key uses a %(bits)s-bit curve; KSeF requires at least 256 bits "
+                "(P-256). Request a new certificate with an EC P-256 key."),
+                params={"bits": key.curve.key_size})
         return key
-    raise CertificateError(
-        "This private key type is not supported by KSeF; use an RSA (2048 bits) or EC (P-256) key.")
+    raise CertificateError(_(
+        "This private key type is not supported by KSeF; use an RSA (2048 bits) or EC (P-256) key."))
 
 
 def load_private_key(data, password=None):
@@ -168,9 +171,9 @@ def load_private_key(data, password=None):
     if b"-----BEGIN" in data:
         if b"PRIVATE KEY-----" not in data:
             if b"CERTIFICATE-----" in data:
-                raise CertificateError(
+                raise CertificateError(_(
                     "This file contains a certificate, not a private key. Upload the private key "
-                    "(.key/.pem) that was created together with the certificate request.")
+                    "(.key/.pem) that was created together with the certificate request."))
             raise CertificateError(_NOT_A_KEY_MSG)
         loaders = [(data, serialization.load_pem_private_key)]
     else:
@@ -192,9 +195,9 @@ def load_private_key(data, password=None):
                 except (ValueError, TypeError, UnsupportedAlgorithm):
                     continue
             if "encrypted" in text:  # no password for an encrypted key
-                raise KeyPasswordError(
+                raise KeyPasswordError(_(
                     "The private key is protected by a password, but no password was given. "
-                    "Enter the private key's password.") from exc
+                    "Enter the private key's password.")) from exc
             continue
         except (ValueError, UnsupportedAlgorithm):
             if pwd is not None and _is_encrypted(blob, loader):
@@ -202,9 +205,9 @@ def load_private_key(data, password=None):
                 break
             continue
     if encrypted:
-        raise KeyPasswordError(
+        raise KeyPasswordError(_(
             "The private key's password is wrong. Enter the password that was set when the key "
-            "was created (it is case-sensitive).")
+            "was created (it is case-sensitive)."))
     raise CertificateError(_NOT_A_KEY_MSG)
 
 
@@ -340,16 +343,17 @@ def check_validity(cert, at=None):
     at = _utc(at) or _now()
     start, end = valid_from(cert), valid_to(cert)
     if at > end:
-        raise CertificateExpiredError(
-            "The certificate (serial %s) expired on %s; obtain a new certificate in the KSeF app "
-            "(or from your trust service provider) and upload it together with its private key."
-            % (serial_hex(cert), end.strftime("%Y-%m-%d")), reason="expired", valid_to=end)
+        raise CertificateExpiredError(_(
+            "The certificate (serial %(serial)s) expired on %(date)s; obtain a new certificate in "
+            "the KSeF app (or from your trust service provider) and upload it together with its "
+            "private key."), params={"serial": serial_hex(cert), "date": end.strftime("%Y-%m-%d")},
+            reason="expired", valid_to=end)
     if at < start:
-        raise CertificateExpiredError(
-            "The certificate (serial %s) is not valid yet: it becomes valid on %s UTC. Wait until "
-            "then or use a certificate that is already valid."
-            % (serial_hex(cert), start.strftime("%Y-%m-%d %H:%M")), reason="not_yet_valid",
-            valid_from=start)
+        raise CertificateExpiredError(_(
+            "The certificate (serial %(serial)s) is not valid yet: it becomes valid on %(date)s UTC. "
+            "Wait until then or use a certificate that is already valid."),
+            params={"serial": serial_hex(cert), "date": start.strftime("%Y-%m-%d %H:%M")},
+            reason="not_yet_valid", valid_from=start)
 
 
 def check_key_matches(cert, key):
@@ -362,9 +366,9 @@ def check_key_matches(cert, key):
     except AttributeError:
         same = False
     if not same:
-        raise CertificateKeyMismatchError(
+        raise CertificateKeyMismatchError(_(
             "The private key does not belong to this certificate. Upload the key file that was "
-            "generated together with this certificate's request (or the matching certificate).")
+            "generated together with this certificate's request (or the matching certificate)."))
 
 
 # --- credentials -----------------------------------------------------------------------------------
@@ -425,17 +429,22 @@ def check_type(cert, expected_type):
     if expected_type == AUTHENTICATION and actual == OFFLINE:
         if is_qualified(cert) and not is_ksef_issued(cert):
             return
-        raise CertificateTypeError(
+        raise CertificateTypeError(_(
             "This is an Offline (link-signing) certificate; it cannot be used to log in. Upload the "
-            "Authentication certificate issued by KSeF (or a qualified signature/seal certificate).",
+            "Authentication certificate issued by KSeF (or a qualified signature/seal certificate)."),
             actual_type=actual, expected_type=expected_type)
     if expected_type == OFFLINE and actual != OFFLINE:
-        what = ("an Authentication (login) certificate" if actual == AUTHENTICATION
-                else "not a KSeF Offline certificate")
-        raise CertificateTypeError(
-            "This is %s; it cannot sign the QR code (KOD II) of offline invoices. Upload the Offline "
-            "certificate issued by KSeF (certificate type 'Offline')." % what,
-            actual_type=actual, expected_type=expected_type)
+        if actual == AUTHENTICATION:
+            message = _(
+                "This is an Authentication (login) certificate; it cannot sign the QR code (KOD II) "
+                "of offline invoices. Upload the Offline certificate issued by KSeF (certificate "
+                "type 'Offline').")
+        else:
+            message = _(
+                "This is not a KSeF Offline certificate; it cannot sign the QR code (KOD II) of "
+                "offline invoices. Upload the Offline certificate issued by KSeF (certificate type "
+                "'Offline').")
+        raise CertificateTypeError(message, actual_type=actual, expected_type=expected_type)
 
 
 def load_credentials(cert_bytes, key_bytes, password=None, expected_type=None, at=None):
@@ -523,9 +532,9 @@ def enrollment_subject(enrollment_data: dict) -> x509.Name:
                 continue
             rdns.append(x509.RelativeDistinguishedName([_name_attribute(oid, str(item), kind)]))
     if not rdns:
-        raise CertificateError(
+        raise CertificateError(_(
             "KSeF returned no subject data for the certificate request; authenticate with a "
-            "qualified signature/seal or a KSeF certificate and try again.")
+            "qualified signature/seal or a KSeF certificate and try again."))
     return x509.Name(rdns)
 
 

@@ -14,6 +14,7 @@ import logging
 import time
 
 from . import auth, crypto, environments, errors, xmlsafe
+from .i18n import _
 from .models import (
     AuthTokens,
     CertificateInfo,
@@ -48,9 +49,9 @@ def resolve_environment(environment):
     try:
         return environments.get(text)
     except ValueError as exc:
-        raise errors.KSeFConfigError(
-            "Unknown KSeF environment %r: choose TEST, DEMO or PROD (or give the API base URL)."
-            % (environment,)) from exc
+        raise errors.KSeFConfigError(_(
+            "Unknown KSeF environment %(environment)s: choose TEST, DEMO or PROD (or give the API "
+            "base URL)."), params={"environment": repr(environment)}) from exc
 
 
 #: ceiling for one session UPO page (10,000 Dokument entries are about 6 MB)
@@ -84,12 +85,12 @@ class KSeFClient:
     # --- authentication ------------------------------------------------------------------
     def authenticate_with_token(self, nip, ksef_token, context_type="Nip"):
         """Log in with a KSeF token in the context of ``nip`` -> AuthTokens."""
-        nip = check_nip(nip, "The company NIP (KSeF context)")
+        nip = check_nip(nip, _("The company NIP (KSeF context)"))
         ksef_token = (ksef_token or "").strip()
         if not ksef_token:
-            raise errors.KSeFConfigError(
+            raise errors.KSeFConfigError(_(
                 "The KSeF token is missing. Generate a token in the KSeF taxpayer application "
-                "(permissions InvoiceWrite and InvoiceRead) and enter it.")
+                "(permissions InvoiceWrite and InvoiceRead) and enter it."))
         reference, auth_token = auth.init_token_auth(self.transport, self.key_store, nip, ksef_token,
                                                      context_type)
         self._finish_login(nip, reference, auth_token)
@@ -104,7 +105,7 @@ class KSeFClient:
         Give ``cert_bytes`` (.crt/.cer/.pem, PEM or DER), ``key_bytes`` (private key, possibly
         encrypted) and ``key_password``, or already loaded ``credentials`` (certs.Credentials).
         """
-        nip = check_nip(nip, "The company NIP (KSeF context)")
+        nip = check_nip(nip, _("The company NIP (KSeF context)"))
         if credentials is None:
             from . import certs
             credentials = certs.load_credentials(cert_bytes, key_bytes, key_password,
@@ -138,8 +139,8 @@ class KSeFClient:
     def refresh_if_needed(self, margin=None):
         """Refresh the access token when it expires within ``margin`` seconds (default 60)."""
         if self.tokens is None:
-            raise errors.KSeFConfigError(
-                "Not connected to KSeF: authenticate (KSeF token or certificate) first.")
+            raise errors.KSeFConfigError(_(
+                "Not connected to KSeF: authenticate (KSeF token or certificate) first."))
         margin = self.refresh_margin if margin is None else margin
         if self.tokens.access_expires_within(margin):
             self.refresh()
@@ -149,8 +150,8 @@ class KSeFClient:
         """Get a new access token with the refresh token (or log in again when it is no longer valid
         and the credentials are known in this process)."""
         if self.tokens is None:
-            raise errors.KSeFConfigError(
-                "Not connected to KSeF: authenticate (KSeF token or certificate) first.")
+            raise errors.KSeFConfigError(_(
+                "Not connected to KSeF: authenticate (KSeF token or certificate) first."))
         if not self.tokens.refresh_expires_within(5):
             try:
                 token, valid_until = auth.refresh_access_token(self.transport, self.tokens.refresh_token)
@@ -164,8 +165,8 @@ class KSeFClient:
                 self.tokens.access_valid_until = valid_until
                 return self.tokens
         if self._relogin is None:
-            raise errors.KSeFUnauthorized(
-                "The KSeF login has expired (refresh token no longer valid). Connect to KSeF again.",
+            raise errors.KSeFUnauthorized(_(
+                "The KSeF login has expired (refresh token no longer valid). Connect to KSeF again."),
                 http_status=401)
         self._relogin()
         return self.tokens
@@ -240,14 +241,16 @@ class KSeFClient:
             if info.is_active:
                 return info
             if info.status in ("Failed", "Revoking", "Revoked"):
-                raise errors.KSeFError(
-                    "KSeF did not activate the new token (status %s%s). Generate a new token."
-                    % (info.status, ": " + "; ".join(info.status_details) if info.status_details else ""),
+                raise errors.KSeFError(_(
+                    "KSeF did not activate the new token (status %(status)s%(details)s). Generate a "
+                    "new token."), params={"status": info.status, "details": ": " + "; ".join(
+                        info.status_details) if info.status_details else ""},
                     status=info.status)
             if time.monotonic() + poll_interval > deadline:
-                raise errors.KSeFTimeoutError(
-                    "The new KSeF token is still %s after %d seconds. Check its status later in the "
-                    "KSeF application." % (info.status, timeout), status=info.status)
+                raise errors.KSeFTimeoutError(_(
+                    "The new KSeF token is still %(status)s after %(seconds)s seconds. Check its "
+                    "status later in the KSeF application."),
+                    params={"status": info.status, "seconds": "%d" % timeout}, status=info.status)
             self.sleep(poll_interval)
 
     # --- online sessions ---------------------------------------------------------------------
@@ -335,8 +338,9 @@ class KSeFClient:
         content = response.content
         expected = response.headers.get("x-ms-meta-hash")
         if expected and crypto.sha256_b64(content) != expected.strip():
-            raise errors.KSeFTransportError(
-                "The %s downloaded from KSeF is damaged (hash mismatch). Download it again." % what,
+            raise errors.KSeFTransportError(_(
+                "The %(what)s downloaded from KSeF is damaged (hash mismatch). Download it again."),
+                params={"what": what},
                 what=what)
         xmlsafe.parse(content, max_bytes=max_bytes, what=what)
         return content
@@ -352,11 +356,11 @@ class KSeFClient:
             path = "/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo"
             params = {"referenceNumber": session_reference_number, "ksefNumber": ksef_number}
         else:
-            raise errors.KSeFConfigError("Give the invoice reference number or the KSeF number of the "
-                                         "invoice whose UPO is wanted.")
+            raise errors.KSeFConfigError(_("Give the invoice reference number or the KSeF number of "
+                                           "the invoice whose UPO is wanted."))
         response = self.call("GET", path, path_params=params, accept="application/xml",
                              operation="download invoice UPO")
-        return self._checked_upo(response, "invoice UPO")
+        return self._checked_upo(response, _("invoice UPO"))
 
     def get_session_upo(self, session_reference_number, upo_reference_number):
         """One page of the session UPO (XML bytes)."""
@@ -365,7 +369,7 @@ class KSeFClient:
                                           "upoReferenceNumber": upo_reference_number},
                              accept="application/xml", operation="download session UPO")
         # a page lists up to 10,000 documents (about 600 bytes each)
-        return self._checked_upo(response, "session UPO", max_bytes=SESSION_UPO_MAX_BYTES)
+        return self._checked_upo(response, _("session UPO"), max_bytes=SESSION_UPO_MAX_BYTES)
 
     def get_session_upos(self, session_reference_number):
         """All pages of the session UPO (after close, when the session status is 200) -> [bytes]."""
@@ -384,9 +388,9 @@ class KSeFClient:
         content = response.content
         expected = response.headers.get("x-ms-meta-hash")
         if expected and crypto.sha256_b64(content) != expected.strip():
-            raise errors.KSeFTransportError(
-                "The invoice %s downloaded from KSeF is damaged (hash mismatch). Download it again."
-                % ksef_number, ksef_number=ksef_number)
+            raise errors.KSeFTransportError(_(
+                "The invoice %(number)s downloaded from KSeF is damaged (hash mismatch). Download it "
+                "again."), params={"number": ksef_number}, ksef_number=ksef_number)
         xmlsafe.parse(content, max_bytes=max_bytes, what="invoice %s" % ksef_number)
         return content
 
@@ -421,16 +425,19 @@ class KSeFClient:
             if status.is_success:
                 return status
             if status.is_final:
-                raise errors.CertificateError(
-                    "KSeF refused the certificate request (status %s: %s%s). Check the certificate "
-                    "limits and the request data, then try again." % (
-                        status.code, status.description,
-                        " - " + "; ".join(status.details) if status.details else ""),
+                raise errors.CertificateError(_(
+                    "KSeF refused the certificate request (status %(code)s: %(description)s"
+                    "%(details)s). Check the certificate limits and the request data, then try "
+                    "again."), params={"code": status.code, "description": status.description,
+                                       "details": " - " + "; ".join(status.details)
+                                       if status.details else ""},
                     status_code=status.code, details=status.details)
             if time.monotonic() + poll_interval > deadline:
-                raise errors.KSeFTimeoutError(
-                    "KSeF has not issued the certificate within %d seconds. Check the request %s "
-                    "later." % (timeout, reference_number), reference_number=reference_number)
+                raise errors.KSeFTimeoutError(_(
+                    "KSeF has not issued the certificate within %(seconds)s seconds. Check the "
+                    "request %(reference)s later."),
+                    params={"seconds": "%d" % timeout, "reference": reference_number},
+                    reference_number=reference_number)
             self.sleep(poll_interval)
 
     def retrieve_certificates(self, serial_numbers):
@@ -488,9 +495,9 @@ class KSeFClient:
         status = self.wait_for_enrollment(reference, timeout=timeout)
         found = self.retrieve_certificates([status.certificate_serial_number])
         if not found:
-            raise errors.KSeFServerError(
-                "KSeF issued certificate %s but did not return it. Retrieve it later by its serial "
-                "number." % status.certificate_serial_number,
+            raise errors.KSeFServerError(_(
+                "KSeF issued certificate %(serial)s but did not return it. Retrieve it later by its "
+                "serial number."), params={"serial": status.certificate_serial_number},
                 serial_number=status.certificate_serial_number)
         return found[0].certificate_der, private_key
 

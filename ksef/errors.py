@@ -4,16 +4,37 @@ Every exception carries a ``message`` written for the person who has to act
 on it (an accountant or an administrator): what happened and what to do.
 The Odoo layer turns them into UserErrors, chatter messages and statuses.
 The core never raises anything Odoo-specific.
+
+Translation: a message may be given as a template marked with
+``ksef.i18n._`` plus ``params`` (a dict for its ``%(name)s`` placeholders).
+``message`` is then the formatted English text (as before), ``template`` the
+untranslated msgid and ``params`` the values, so the Odoo layer can show the
+message in the user's language. A plain message string still works: its
+``template`` is the message itself and ``params`` is empty.
 """
+
+from .i18n import _
+
+
+def format_message(template, params):
+    """``template % params`` (``params`` a dict); the bare template if that fails."""
+    if not params:
+        return template
+    try:
+        return template % params
+    except (KeyError, ValueError, TypeError):
+        return template
 
 
 class KSeFError(Exception):
     """Base class of every error raised by the KSeF core."""
 
-    default_message = "KSeF operation failed."
+    default_message = _("KSeF operation failed.")
 
-    def __init__(self, message=None, **kwargs):
-        self.message = message or self.default_message
+    def __init__(self, message=None, params=None, **kwargs):
+        self.template = message or self.default_message
+        self.params = dict(params or {})
+        self.message = format_message(self.template, self.params)
         for key, value in kwargs.items():
             setattr(self, key, value)
         super().__init__(self.message)
@@ -59,12 +80,12 @@ class XMLSecurityError(KSeFError):
 class InvoiceValidationError(KSeFError):
     """An invoice is not valid FA(3); ``problems`` lists readable reasons."""
 
-    def __init__(self, message=None, problems=None, **kwargs):
+    def __init__(self, message=None, problems=None, params=None, **kwargs):
         problems = list(problems or [])
         if message is None:
-            message = "The invoice is not valid for KSeF:\n" + "\n".join(
-                "- %s" % p for p in problems)
-        super().__init__(message, problems=problems, **kwargs)
+            message = _("The invoice is not valid for KSeF:\n%(problems)s")
+            params = {"problems": "\n".join("- %s" % p for p in problems)}
+        super().__init__(message, problems=problems, params=params, **kwargs)
 
 
 class InvoiceTooLargeError(InvoiceValidationError):
@@ -84,14 +105,14 @@ class XAdESError(KSeFError):
 class KSeFTransportError(KSeFError):
     """The network failed: KSeF could not be reached. Nothing was received."""
 
-    default_message = ("KSeF could not be reached (network failure). Check the "
+    default_message = _("KSeF could not be reached (network failure). Check the "
                        "internet connection and try again later; nothing was lost.")
 
 
 class KSeFTimeoutError(KSeFTransportError):
     """No answer in time. For a non-idempotent request the outcome is unknown."""
 
-    default_message = ("KSeF did not answer in time. The operation may or may not "
+    default_message = _("KSeF did not answer in time. The operation may or may not "
                        "have been carried out; it will be checked before any retry.")
 
 
@@ -106,9 +127,12 @@ class KSeFAPIError(KSeFError):
 
     def __init__(self, message=None, http_status=None, exception_code=None,
                  description=None, details=None, errors=None,
-                 reference_number=None, retry_after=None, body=None, **kwargs):
+                 reference_number=None, retry_after=None, body=None, params=None, **kwargs):
+        if not message and not description:
+            message = _("KSeF returned an error (HTTP %(status)s).")
+            params = {"status": http_status}
         super().__init__(
-            message or description or "KSeF returned an error (HTTP %s)." % http_status,
+            message or description, params=params,
             http_status=http_status, exception_code=exception_code,
             description=description, details=list(details or []),
             errors=list(errors or []), reference_number=reference_number,
@@ -165,5 +189,5 @@ class KSeFPackageError(KSeFError):
     """A package downloaded from KSeF (invoice export) is damaged or unreadable; nothing was
     imported and no checkpoint was advanced."""
 
-    default_message = ("The invoice package downloaded from KSeF is damaged or unreadable. Nothing "
+    default_message = _("The invoice package downloaded from KSeF is damaged or unreadable. Nothing "
                        "was imported; the next run downloads it again.")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .errors import KSeFDuplicateInvoice, KSeFInvoiceRejected
+from .i18n import Text, _
 
 _ISO_RE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$")
@@ -146,17 +147,17 @@ class PublicKeyCertificate:
 INVOICE_PENDING_CODES = (100, 150)
 
 _REJECTION_HINTS = {
-    405: "The invoice was cancelled because of an error in its session. Send it again in a new session.",
-    410: "The KSeF user has no right to issue invoices for this seller (wrong permission scope). "
-         "Grant the InvoiceWrite permission in KSeF, or check the seller NIP, then send it again.",
-    415: "Invoices with attachments are not enabled for this company in KSeF. Remove the attachment "
-         "or enable attachments in KSeF, then send it again.",
-    430: "KSeF found the invoice file invalid (schema/format check). Correct the invoice and "
-         "send it again.",
-    435: "KSeF could not decrypt the invoice. Send it again (a new session will be used).",
-    450: "KSeF found a semantic error in the invoice. Correct the invoice and send it again.",
-    500: "KSeF failed with an unknown error. Send the invoice again later.",
-    550: "KSeF cancelled the processing. Send the invoice again.",
+    405: _("The invoice was cancelled because of an error in its session. Send it again in a new session."),
+    410: _("The KSeF user has no right to issue invoices for this seller (wrong permission scope). "
+         "Grant the InvoiceWrite permission in KSeF, or check the seller NIP, then send it again."),
+    415: _("Invoices with attachments are not enabled for this company in KSeF. Remove the attachment "
+         "or enable attachments in KSeF, then send it again."),
+    430: _("KSeF found the invoice file invalid (schema/format check). Correct the invoice and "
+         "send it again."),
+    435: _("KSeF could not decrypt the invoice. Send it again (a new session will be used)."),
+    450: _("KSeF found a semantic error in the invoice. Correct the invoice and send it again."),
+    500: _("KSeF failed with an unknown error. Send the invoice again later."),
+    550: _("KSeF cancelled the processing. Send the invoice again."),
 }
 
 
@@ -240,20 +241,25 @@ class InvoiceStatus:
         if not self.is_final or self.is_success:
             return None
         details = "; ".join(self.details)
-        what = "KSeF rejected the invoice%s (status %s: %s%s)." % (
-            " %s" % self.invoice_number if self.invoice_number else "", self.code,
-            self.description or "no description", " - %s" % details if details else "")
+        params = {"number": " %s" % self.invoice_number if self.invoice_number else "",
+                  "code": self.code, "description": self.description or _("no description"),
+                  "details": " - %s" % details if details else ""}
         common = dict(status_code=self.code, description=self.description, details=list(self.details),
                       reference_number=self.reference_number,
                       session_reference_number=self.session_reference_number)
         if self.is_duplicate:
-            return KSeFDuplicateInvoice(
-                "%s KSeF already holds this invoice under KSeF number %s: do not send it again; "
-                "link the invoice to that KSeF number." % (what, self.original_ksef_number or "?"),
+            params["original"] = self.original_ksef_number or "?"
+            return KSeFDuplicateInvoice(_(
+                "KSeF rejected the invoice%(number)s (status %(code)s: %(description)s%(details)s). "
+                "KSeF already holds this invoice under KSeF number %(original)s: do not send it "
+                "again; link the invoice to that KSeF number."), params=params,
                 original_ksef_number=self.original_ksef_number,
                 original_session_reference_number=self.original_session_reference_number, **common)
-        hint = _REJECTION_HINTS.get(self.code, "Check the details, correct the invoice and send it again.")
-        return KSeFInvoiceRejected("%s %s" % (what, hint), **common)
+        params["hint"] = Text(_REJECTION_HINTS.get(
+            self.code, _("Check the details, correct the invoice and send it again.")))
+        return KSeFInvoiceRejected(_(
+            "KSeF rejected the invoice%(number)s (status %(code)s: %(description)s%(details)s). "
+            "%(hint)s"), params=params, **common)
 
     def raise_for_rejection(self):
         """Raise KSeFDuplicateInvoice (440) / KSeFInvoiceRejected (other final failures)."""

@@ -2,6 +2,7 @@
 import re
 
 from .errors import InvalidNIPError
+from .i18n import _
 
 _WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 
@@ -26,12 +27,14 @@ def check_nip(value, what="NIP"):
     """Return the normalized NIP or raise InvalidNIPError with a readable message."""
     nip = normalize_nip(value)
     if not nip:
-        raise InvalidNIPError(
-            "%s is missing. Enter the company's 10-digit Polish NIP (Tax ID)." % what)
+        raise InvalidNIPError(_(
+            "%(what)s is missing. Enter the company's 10-digit Polish NIP (Tax ID)."),
+            params={"what": what})
     if not is_valid_nip(nip):
-        raise InvalidNIPError(
-            "%s %r is not a valid Polish NIP (10 digits with a correct checksum). "
-            "Correct the Tax ID and try again." % (what, value), nip=nip)
+        raise InvalidNIPError(_(
+            "%(what)s %(value)s is not a valid Polish NIP (10 digits with a correct checksum). "
+            "Correct the Tax ID and try again."), params={"what": what, "value": repr(value)},
+            nip=nip)
     return nip
 
 

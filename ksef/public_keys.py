@@ -10,6 +10,7 @@ import time
 from cryptography import x509
 
 from . import crypto, errors
+from .i18n import _
 from .models import PublicKeyCertificate, parse_datetime, utcnow
 
 KSEF_TOKEN_ENCRYPTION = "KsefTokenEncryption"  # noqa: S105 (a key usage name, not a secret)
@@ -76,9 +77,9 @@ class PublicKeyStore:
         if found is None:
             found = choose(self.refresh(), usage)
         if found is None:
-            raise errors.KSeFServerError(
-                "KSeF publishes no valid public key for %s. Try again later; if it lasts, contact "
-                "the KSeF helpdesk." % usage, usage=usage)
+            raise errors.KSeFServerError(_(
+                "KSeF publishes no valid public key for %(usage)s. Try again later; if it lasts, "
+                "contact the KSeF helpdesk."), params={"usage": usage}, usage=usage)
         return found
 
     def call_with_key(self, usage, func):

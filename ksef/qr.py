@@ -44,6 +44,7 @@ from .certs import (
 )
 from .crypto import b64url_decode, b64url_encode, sha256_b64url
 from .errors import CertificateError, CertificateTypeError, KSeFConfigError
+from .i18n import _
 
 LABEL_OFFLINE = "OFFLINE"
 LABEL_CERTIFICATE = "CERTYFIKAT"
@@ -90,9 +91,9 @@ def _seller_nip(value):
     if nip.startswith("PL"):
         nip = nip[2:]
     if not _NIP_RE.fullmatch(nip):
-        raise KSeFConfigError(
-            "The seller NIP %r is not a 10-digit Polish NIP, so no KSeF QR link can be made. "
-            "Correct the seller's Tax ID (Podmiot1 NIP) on the invoice." % (value,))
+        raise KSeFConfigError(_(
+            "The seller NIP %(nip)s is not a 10-digit Polish NIP, so no KSeF QR link can be made. "
+            "Correct the seller's Tax ID (Podmiot1 NIP) on the invoice."), params={"nip": repr(value)})
     return nip
 
 
@@ -103,10 +104,10 @@ def _date_segment(issue_date):
         try:
             issue_date = datetime.date.fromisoformat(issue_date[:10])
         except ValueError as exc:
-            raise KSeFConfigError("The issue date %r is not a date (YYYY-MM-DD); give the "
-                                  "invoice's P_1 date." % issue_date) from exc
+            raise KSeFConfigError(_("The issue date %(date)s is not a date (YYYY-MM-DD); give the "
+                                    "invoice's P_1 date."), params={"date": repr(issue_date)}) from exc
     if not isinstance(issue_date, datetime.date):
-        raise KSeFConfigError("The issue date (P_1) is missing; give the invoice's issue date.")
+        raise KSeFConfigError(_("The issue date (P_1) is missing; give the invoice's issue date."))
     return issue_date.strftime("%d-%m-%Y")
 
 
@@ -119,8 +120,8 @@ def invoice_hash_b64url(invoice_xml=None, invoice_hash=None):
     computed = sha256_b64url(bytes(invoice_xml)) if invoice_xml is not None else None
     if invoice_hash is None:
         if computed is None:
-            raise KSeFConfigError("Neither the invoice file nor its SHA-256 hash was given; a KSeF "
-                                  "QR link needs one of them.")
+            raise KSeFConfigError(_("Neither the invoice file nor its SHA-256 hash was given; a KSeF "
+                                    "QR link needs one of them."))
         return computed
     text = str(invoice_hash).strip().replace("+", "-").replace("/", "_").rstrip("=")
     try:
@@ -128,25 +129,26 @@ def invoice_hash_b64url(invoice_xml=None, invoice_hash=None):
     except ValueError:
         valid = False
     if not valid:
-        raise KSeFConfigError("The invoice hash %r is not a SHA-256 hash in Base64 or Base64URL "
-                              "(44 or 43 characters). Use the hash of the sent invoice file."
-                              % (invoice_hash,))
+        raise KSeFConfigError(_("The invoice hash %(hash)s is not a SHA-256 hash in Base64 or "
+                                "Base64URL (44 or 43 characters). Use the hash of the sent invoice "
+                                "file."), params={"hash": repr(invoice_hash)})
     if computed is not None and computed != text:
-        raise KSeFConfigError("The given invoice hash does not match the invoice file; the QR code "
-                              "must use the hash of the exact file sent to KSeF.")
+        raise KSeFConfigError(_("The given invoice hash does not match the invoice file; the QR "
+                                "code must use the hash of the exact file sent to KSeF."))
     return text
 
 
 def _context(context_type, context_value):
     ctype = _CONTEXT_TYPES_BY_LOWER.get(str(context_type or "").strip().lower())
     if ctype is None:
-        raise KSeFConfigError("Unknown KSeF context type %r; use one of %s."
-                              % (context_type, ", ".join(CONTEXT_TYPES)))
+        raise KSeFConfigError(_("Unknown KSeF context type %(type)s; use one of %(types)s."),
+                              params={"type": repr(context_type), "types": ", ".join(CONTEXT_TYPES)})
     value = str(context_value or "").strip()
     if not _SEGMENT_RE.fullmatch(value):
-        raise KSeFConfigError("The KSeF context identifier %r is empty or contains characters that "
-                              "cannot appear in a KSeF link; give the identifier of the context "
-                              "you log in to (e.g. the company NIP)." % (context_value,))
+        raise KSeFConfigError(_("The KSeF context identifier %(value)s is empty or contains "
+                                "characters that cannot appear in a KSeF link; give the identifier "
+                                "of the context you log in to (e.g. the company NIP)."),
+                              params={"value": repr(context_value)})
     return ctype, value
 
 
@@ -180,7 +182,8 @@ def certificate_string_to_sign(environment, context_type, context_value, seller_
     ctype, cvalue = _context(context_type, context_value)
     serial = str(certificate_serial or "").strip().upper()
     if not re.fullmatch(r"[0-9A-F]+", serial):
-        raise KSeFConfigError("The certificate serial number %r is not hexadecimal." % (certificate_serial,))
+        raise KSeFConfigError(_("The certificate serial number %(serial)s is not hexadecimal."),
+                              params={"serial": repr(certificate_serial)})
     return "%s/certificate/%s/%s/%s/%s/%s" % (
         env.qr_host, ctype, cvalue, _seller_nip(seller_nip), serial,
         invoice_hash_b64url(invoice_xml, invoice_hash))
@@ -189,32 +192,39 @@ def certificate_string_to_sign(environment, context_type, context_value, seller_
 def _sign(private_key, data):
     if isinstance(private_key, rsa.RSAPrivateKey):
         if private_key.key_size < 2048:
-            raise CertificateError("The RSA key of the Offline certificate has fewer than 2048 bits; "
-                                   "KSeF requires at least 2048. Use a certificate with a stronger key.")
+            raise CertificateError(_("The RSA key of the Offline certificate has fewer than 2048 "
+                                     "bits; KSeF requires at least 2048. Use a certificate with a "
+                                     "stronger key."))
         return private_key.sign(data, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
                                                   salt_length=PSS_SALT_LENGTH), hashes.SHA256())
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
         if private_key.curve.name != "secp256r1":
-            raise CertificateError("The EC key of the Offline certificate is on curve %s; KOD II "
-                                   "needs P-256 (secp256r1). Use a certificate with a P-256 key."
-                                   % private_key.curve.name)
+            raise CertificateError(_("The EC key of the Offline certificate is on curve %(curve)s; "
+                                     "KOD II needs P-256 (secp256r1). Use a certificate with a "
+                                     "P-256 key."), params={"curve": private_key.curve.name})
         r, s = decode_dss_signature(private_key.sign(data, ec.ECDSA(hashes.SHA256())))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    raise CertificateError("The private key of the Offline certificate is neither RSA nor EC; "
-                           "KOD II needs an RSA (2048+) or EC P-256 key.")
+    raise CertificateError(_("The private key of the Offline certificate is neither RSA nor EC; "
+                             "KOD II needs an RSA (2048+) or EC P-256 key."))
 
 
 def _check_offline_certificate(cert):
     cert_type = certificate_type(cert)
     if cert_type == OFFLINE:
         return
-    what = ("an Authentication certificate (for logging in to KSeF)" if cert_type == AUTHENTICATION
-            else "not a KSeF certificate of type Offline")
-    raise CertificateTypeError(
-        "KOD II must be signed with the Offline KSeF certificate, but the configured certificate "
-        "(serial %s) is %s. Request a certificate of type 'Offline' in KSeF and upload it with its "
-        "private key for offline invoicing." % (serial_hex(cert), what),
-        actual_type=cert_type, expected_type=OFFLINE)
+    if cert_type == AUTHENTICATION:
+        message = _(
+            "KOD II must be signed with the Offline KSeF certificate, but the configured certificate "
+            "(serial %(serial)s) is an Authentication certificate (for logging in to KSeF). Request "
+            "a certificate of type 'Offline' in KSeF and upload it with its private key for offline "
+            "invoicing.")
+    else:
+        message = _(
+            "KOD II must be signed with the Offline KSeF certificate, but the configured certificate "
+            "(serial %(serial)s) is not a KSeF certificate of type Offline. Request a certificate of "
+            "type 'Offline' in KSeF and upload it with its private key for offline invoicing.")
+    raise CertificateTypeError(message, params={"serial": serial_hex(cert)},
+                               actual_type=cert_type, expected_type=OFFLINE)
 
 
 def certificate_verification_url(environment, context_type, context_value, seller_nip, certificate,

@@ -2,6 +2,7 @@
 import time
 
 from . import crypto, errors
+from .i18n import _
 from .models import InvoiceStatus, SentInvoice, format_datetime, parse_datetime, utcnow
 from .public_keys import SYMMETRIC_KEY_ENCRYPTION
 
@@ -21,13 +22,14 @@ def build_send_request(xml_bytes, key, iv, offline_mode=False, hash_of_corrected
         xml_bytes = xml_bytes.encode("utf-8")
     size = len(xml_bytes)
     if size > MAX_INVOICE_SIZE:
-        raise errors.InvoiceTooLargeError(
-            "The invoice file is %d bytes; KSeF accepts at most %d bytes for an invoice without "
-            "attachments. Shorten the invoice (fewer lines or shorter descriptions) or split it, "
-            "then send it again. Nothing was sent." % (size, MAX_INVOICE_SIZE),
+        raise errors.InvoiceTooLargeError(_(
+            "The invoice file is %(size)s bytes; KSeF accepts at most %(limit)s bytes for an invoice "
+            "without attachments. Shorten the invoice (fewer lines or shorter descriptions) or split "
+            "it, then send it again. Nothing was sent."),
+            params={"size": size, "limit": MAX_INVOICE_SIZE},
             problems=["invoice size %d bytes > %d" % (size, MAX_INVOICE_SIZE)], size=size)
     if size == 0:
-        raise errors.InvoiceValidationError(problems=["the invoice file is empty"])
+        raise errors.InvoiceValidationError(problems=[_("the invoice file is empty")])
     encrypted = crypto.aes_encrypt(xml_bytes, key, iv)
     body = {
         "invoiceHash": crypto.sha256_b64(xml_bytes),

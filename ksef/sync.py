@@ -39,6 +39,7 @@ from datetime import timedelta
 import requests
 
 from . import crypto, errors, xmlsafe
+from .i18n import _
 from .models import format_datetime, parse_datetime, utcnow
 from .public_keys import SYMMETRIC_KEY_ENCRYPTION
 
@@ -97,8 +98,8 @@ def fetch_increment(client, subject_type="Subject2", checkpoint=None, use_export
     KSeF at 10 000 per package). ``seen``: KSeF numbers to leave out (already received).
     """
     if subject_type not in SUBJECT_TYPES:
-        raise errors.KSeFConfigError("Unknown subject type %r: use one of %s."
-                                     % (subject_type, ", ".join(SUBJECT_TYPES)))
+        raise errors.KSeFConfigError(_("Unknown subject type %(type)s: use one of %(types)s."),
+                                     params={"type": repr(subject_type), "types": ", ".join(SUBJECT_TYPES)})
     now = utcnow()
     start = parse_datetime(checkpoint) if checkpoint is not None else now - timedelta(days=DEFAULT_START_DAYS)
     start = min(start, now)
@@ -117,14 +118,15 @@ def fetch_increment(client, subject_type="Subject2", checkpoint=None, use_export
     docs, truncated, last_date, hwm, reference = result
     if truncated:
         if last_date is None:
-            raise errors.KSeFPackageError(
+            raise errors.KSeFPackageError(_(
                 "KSeF cut the result short but did not say where it stopped (no "
-                "lastPermanentStorageDate). Nothing was imported; the next run tries again.")
+                "lastPermanentStorageDate). Nothing was imported; the next run tries again."))
         new_checkpoint = last_date
         if new_checkpoint <= start:
-            raise errors.KSeFError(
-                "More than one package of invoices was stored in KSeF at the same moment (%s); the "
-                "import cannot move past it. Contact support." % format_datetime(start))
+            raise errors.KSeFError(_(
+                "More than one package of invoices was stored in KSeF at the same moment (%(moment)s); "
+                "the import cannot move past it. Contact support."),
+                params={"moment": format_datetime(start)})
     elif hwm is not None:
         new_checkpoint = max(hwm, start)
     else:
@@ -219,16 +221,18 @@ def wait_for_export(client, reference_number, poll_interval=2.0, timeout=600.0):
             return data
         if code != 100:
             details = "; ".join(status.get("details") or [])
-            raise errors.KSeFError(
-                "KSeF could not prepare the invoice export %s (status %s: %s%s). Nothing was "
-                "imported; the next run starts it again." % (
-                    reference_number, code, status.get("description") or "",
-                    " - " + details if details else ""),
+            raise errors.KSeFError(_(
+                "KSeF could not prepare the invoice export %(reference)s (status %(code)s: "
+                "%(description)s%(details)s). Nothing was imported; the next run starts it again."),
+                params={"reference": reference_number, "code": code,
+                        "description": status.get("description") or "",
+                        "details": " - " + details if details else ""},
                 status_code=code, reference_number=reference_number)
         if time.monotonic() + interval > deadline:
-            raise errors.KSeFTimeoutError(
-                "KSeF has not finished the invoice export %s within %d seconds. Nothing was imported; "
-                "the next run tries again." % (reference_number, timeout),
+            raise errors.KSeFTimeoutError(_(
+                "KSeF has not finished the invoice export %(reference)s within %(seconds)s seconds. "
+                "Nothing was imported; the next run tries again."),
+                params={"reference": reference_number, "seconds": "%d" % timeout},
                 reference_number=reference_number)
         client.sleep(interval)
         interval = min(poll_interval, interval * 2)
@@ -260,19 +264,21 @@ def download_package(client, package, key, iv, timeout=300.0):  # numeric: Odoo 
                         break
             time.sleep(min(4.0, 0.5 * 2 ** attempt))
         if encrypted is None:
-            raise errors.KSeFPackageError(
-                "Part %s of the KSeF invoice package could not be downloaded (%s). Nothing was "
-                "imported; the next run downloads it again." % (part.get("ordinalNumber"), problem))
+            raise errors.KSeFPackageError(_(
+                "Part %(part)s of the KSeF invoice package could not be downloaded (%(problem)s). "
+                "Nothing was imported; the next run downloads it again."),
+                params={"part": part.get("ordinalNumber"), "problem": problem})
         try:
             plain = crypto.aes_decrypt(encrypted, key, iv)
         except (ValueError, TypeError) as exc:
-            raise errors.KSeFPackageError(
-                "Part %s of the KSeF invoice package cannot be decrypted. Nothing was imported; the "
-                "next run downloads it again." % part.get("ordinalNumber")) from exc
+            raise errors.KSeFPackageError(_(
+                "Part %(part)s of the KSeF invoice package cannot be decrypted. Nothing was imported; "
+                "the next run downloads it again."), params={"part": part.get("ordinalNumber")}) from exc
         if part.get("partHash") and crypto.sha256_b64(plain) != part["partHash"]:
-            raise errors.KSeFPackageError(
-                "Part %s of the KSeF invoice package is damaged (hash mismatch after decryption). "
-                "Nothing was imported; the next run downloads it again." % part.get("ordinalNumber"))
+            raise errors.KSeFPackageError(_(
+                "Part %(part)s of the KSeF invoice package is damaged (hash mismatch after "
+                "decryption). Nothing was imported; the next run downloads it again."),
+                params={"part": part.get("ordinalNumber")})
         chunks.append(plain)
     return b"".join(chunks)
 
@@ -287,13 +293,13 @@ def read_package(data, max_xml_bytes=MAX_XML_BYTES, max_total=MAX_PACKAGE_UNCOMP
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in archive.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise errors.KSeFPackageError(
-            "The KSeF invoice package is not a readable ZIP archive (%s). Nothing was imported; the "
-            "next run downloads it again." % exc) from exc
+        raise errors.KSeFPackageError(_(
+            "The KSeF invoice package is not a readable ZIP archive (%(error)s). Nothing was "
+            "imported; the next run downloads it again."), params={"error": str(exc)}) from exc
     if len(infos) > MAX_PACKAGE_ENTRIES:
-        raise errors.KSeFPackageError(
-            "The KSeF invoice package holds %d files (at most %d expected); it was refused. Nothing "
-            "was imported." % (len(infos), MAX_PACKAGE_ENTRIES))
+        raise errors.KSeFPackageError(_(
+            "The KSeF invoice package holds %(count)s files (at most %(max)s expected); it was "
+            "refused. Nothing was imported."), params={"count": len(infos), "max": MAX_PACKAGE_ENTRIES})
     budget = max_total
     metadata = None
     files = {}
@@ -304,24 +310,25 @@ def read_package(data, max_xml_bytes=MAX_XML_BYTES, max_total=MAX_PACKAGE_UNCOMP
             with archive.open(info) as handle:
                 content = handle.read(min(limit, budget) + 1)
         except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
-            raise errors.KSeFPackageError(
-                "The file %s in the KSeF invoice package cannot be unpacked (%s). Nothing was "
-                "imported; the next run downloads it again." % (name, exc)) from exc
+            raise errors.KSeFPackageError(_(
+                "The file %(name)s in the KSeF invoice package cannot be unpacked (%(error)s). "
+                "Nothing was imported; the next run downloads it again."),
+                params={"name": name, "error": str(exc)}) from exc
         if len(content) > budget:
-            raise errors.KSeFPackageError(
-                "The KSeF invoice package unpacks to more than %d bytes (possible zip bomb); it was "
-                "refused. Nothing was imported." % max_total)
+            raise errors.KSeFPackageError(_(
+                "The KSeF invoice package unpacks to more than %(max)s bytes (possible zip bomb); it "
+                "was refused. Nothing was imported."), params={"max": max_total})
         budget -= len(content)
         if name == "_metadata.json":
             if len(content) > limit:
-                raise errors.KSeFPackageError("The metadata file of the KSeF package is too large.")
+                raise errors.KSeFPackageError(_("The metadata file of the KSeF package is too large."))
             try:
                 parsed = json.loads(content.decode("utf-8"))
                 metadata = list(parsed["invoices"])
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-                raise errors.KSeFPackageError(
+                raise errors.KSeFPackageError(_(
                     "The metadata file (_metadata.json) of the KSeF package is unreadable. Nothing was "
-                    "imported; the next run downloads it again.") from exc
+                    "imported; the next run downloads it again.")) from exc
         elif name.lower().endswith(".xml"):
             files[name[:-4]] = None if len(content) > limit else content
     return metadata, files
@@ -342,14 +349,15 @@ def _export_path(client, filters, poll_interval, timeout):
     last = parse_datetime(package.get("lastPermanentStorageDate"))
     if not package.get("parts"):
         if package.get("invoiceCount"):
-            raise errors.KSeFPackageError("KSeF reported %s invoices in the export but no parts to "
-                                          "download." % package.get("invoiceCount"))
+            raise errors.KSeFPackageError(_("KSeF reported %(count)s invoices in the export but no "
+                                            "parts to download."),
+                                          params={"count": package.get("invoiceCount")})
         return [], truncated, last, hwm, reference
     metadata, files = read_package(download_package(client, package, key, iv))
     if metadata is None:
-        raise errors.KSeFPackageError(
+        raise errors.KSeFPackageError(_(
             "The KSeF invoice package has no _metadata.json. Nothing was imported; the next run "
-            "downloads it again.")
+            "downloads it again."))
     docs = []
     listed = set()
     for item in metadata:

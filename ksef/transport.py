@@ -21,6 +21,7 @@ from urllib.parse import quote
 import requests
 
 from . import errors
+from .i18n import Text, _
 
 _logger = logging.getLogger(__name__)
 
@@ -28,35 +29,35 @@ USER_AGENT = "l10n_pl_ksef (Odoo) KSeF 2.0 client"
 RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
 
 _KNOWN_CODE_HINTS = {
-    21111: "The authentication challenge is invalid or expired; connect to KSeF again.",
-    21155: "The session reached its invoice limit; the next invoice will be sent in a new session.",
-    21173: "The KSeF session does not exist; open a new session.",
-    21180: "The KSeF session no longer accepts this operation (closed or expired); open a new session.",
-    21301: "KSeF refused the authorisation (tokens already redeemed, or the KSeF token was revoked); "
-           "connect to KSeF again, with a new token if it was revoked.",
-    21304: "The authentication operation is unknown to KSeF; connect again.",
-    21402: "The invoice size sent does not match its content; this is a program error, report it.",
-    21403: "The invoice hash sent does not match its content; this is a program error, report it.",
-    21418: "The paging token is invalid; start the listing again.",
-    21470: "The ministry's public key used is unknown or withdrawn; the keys will be downloaded again.",
-    26001: "A KSeF token cannot be given permissions its creator does not have; log in with a "
-           "certificate/signature of the company owner to create it.",
-    26002: "A KSeF token cannot be created in this context; log in with a certificate/signature.",
+    21111: _("The authentication challenge is invalid or expired; connect to KSeF again."),
+    21155: _("The session reached its invoice limit; the next invoice will be sent in a new session."),
+    21173: _("The KSeF session does not exist; open a new session."),
+    21180: _("The KSeF session no longer accepts this operation (closed or expired); open a new session."),
+    21301: _("KSeF refused the authorisation (tokens already redeemed, or the KSeF token was revoked); "
+           "connect to KSeF again, with a new token if it was revoked."),
+    21304: _("The authentication operation is unknown to KSeF; connect again."),
+    21402: _("The invoice size sent does not match its content; this is a program error, report it."),
+    21403: _("The invoice hash sent does not match its content; this is a program error, report it."),
+    21418: _("The paging token is invalid; start the listing again."),
+    21470: _("The ministry's public key used is unknown or withdrawn; the keys will be downloaded again."),
+    26001: _("A KSeF token cannot be given permissions its creator does not have; log in with a "
+           "certificate/signature of the company owner to create it."),
+    26002: _("A KSeF token cannot be created in this context; log in with a certificate/signature."),
 }
 
 _FORBIDDEN_HINTS = {
-    "missing-permissions": "The KSeF user has no permission for this operation in this company's "
+    "missing-permissions": _("The KSeF user has no permission for this operation in this company's "
                            "context: grant it in the KSeF taxpayer application (e.g. InvoiceWrite, "
-                           "InvoiceRead) and try again.",
-    "ip-not-allowed": "KSeF does not accept requests from this server's IP address (authorisation "
-                      "policy); allow the IP or connect again without an IP restriction.",
-    "insufficient-resource-access": "This KSeF session/resource belongs to another authentication; "
-                                    "open a new session.",
-    "auth-method-not-allowed": "This operation is not allowed for the way you logged in (e.g. a KSeF "
-                               "token); log in with a KSeF certificate or a qualified signature.",
-    "security-service-blocked": "KSeF's security service blocked the request; contact the KSeF "
-                                "helpdesk.",
-    "context-type-not-allowed": "This operation is not allowed in this kind of context.",
+                           "InvoiceRead) and try again."),
+    "ip-not-allowed": _("KSeF does not accept requests from this server's IP address (authorisation "
+                      "policy); allow the IP or connect again without an IP restriction."),
+    "insufficient-resource-access": _("This KSeF session/resource belongs to another authentication; "
+                                    "open a new session."),
+    "auth-method-not-allowed": _("This operation is not allowed for the way you logged in (e.g. a KSeF "
+                               "token); log in with a KSeF certificate or a qualified signature."),
+    "security-service-blocked": _("KSeF's security service blocked the request; contact the KSeF "
+                                "helpdesk."),
+    "context-type-not-allowed": _("This operation is not allowed in this kind of context."),
 }
 
 
@@ -131,45 +132,49 @@ def error_from_response(response, operation=""):
         "%s%s%s" % ("[%s] " % code if code is not None else "", desc,
                     " - %s" % ", ".join(det) if det else "")
         for code, desc, det in errors_list) or description
+    params = {"what": what, "summary": summary, "description": description, "status": status}
     if status == 400:
         cls = errors.KSeFBadRequest
-        hint = _KNOWN_CODE_HINTS.get(exception_code, "Correct the data and try again.")
-        message = "KSeF rejected the request%s: %s. %s" % (what, summary, hint)
+        params["hint"] = Text(_KNOWN_CODE_HINTS.get(exception_code, _("Correct the data and try again.")))
+        message = _("KSeF rejected the request%(what)s: %(summary)s. %(hint)s")
     elif status == 401:
         cls = errors.KSeFUnauthorized
-        message = ("KSeF refused the access token%s (missing, expired or revoked): %s. Connect to "
-                   "KSeF again." % (what, description))
+        message = _("KSeF refused the access token%(what)s (missing, expired or revoked): "
+                    "%(description)s. Connect to KSeF again.")
     elif status == 403:
         cls = errors.KSeFForbidden
-        message = "KSeF denied access%s: %s. %s" % (what, description, _FORBIDDEN_HINTS.get(
-            reason_code, "Check the KSeF permissions of the user in this company's context."))
+        params["hint"] = Text(_FORBIDDEN_HINTS.get(
+            reason_code, _("Check the KSeF permissions of the user in this company's context.")))
+        message = _("KSeF denied access%(what)s: %(description)s. %(hint)s")
     elif status == 404:
         cls = errors.KSeFNotFound
-        message = "KSeF does not know this resource%s (HTTP 404): %s. Check the reference." % (
-            what, description)
+        message = _("KSeF does not know this resource%(what)s (HTTP 404): %(description)s. Check "
+                    "the reference.")
     elif status == 410:
         cls = errors.KSeFGone
-        message = ("KSeF no longer keeps the status of this operation%s: %s. Start the operation "
-                   "again." % (what, description))
+        message = _("KSeF no longer keeps the status of this operation%(what)s: %(description)s. "
+                    "Start the operation again.")
     elif status == 429:
         cls = errors.KSeFRateLimited
-        wait = int(round(retry_after)) if retry_after is not None else 60
-        message = ("KSeF's request limit was reached%s; it will be retried after %d seconds "
-                   "(nothing was processed)." % (what, wait))
+        params["wait"] = "%d" % (int(round(retry_after)) if retry_after is not None else 60)
+        message = _("KSeF's request limit was reached%(what)s; it will be retried after %(wait)s "
+                    "seconds (nothing was processed).")
     elif status == 503:
         cls = errors.KSeFUnavailable
-        message = ("KSeF is unavailable%s (maintenance or failure): %s. Try again later; if it lasts, "
-                   "check the KSeF status announcements and use the offline mode." % (what, description))
+        message = _("KSeF is unavailable%(what)s (maintenance or failure): %(description)s. Try "
+                    "again later; if it lasts, check the KSeF status announcements and use the "
+                    "offline mode.")
     elif status >= 500:
         cls = errors.KSeFServerError
-        message = ("KSeF failed on its side%s (HTTP %s): %s. Try again later; nothing needs to be "
-                   "changed locally." % (what, status, description))
+        message = _("KSeF failed on its side%(what)s (HTTP %(status)s): %(description)s. Try again "
+                    "later; nothing needs to be changed locally.")
     else:
         cls = errors.KSeFAPIError
-        message = "KSeF answered HTTP %s%s: %s." % (status, what, description)
-    return cls(message, http_status=status, exception_code=exception_code, description=description,
-               details=details, errors=errors_list, reference_number=reference_number,
-               retry_after=retry_after, body=body if body is not None else text, reason_code=reason_code)
+        message = _("KSeF answered HTTP %(status)s%(what)s: %(description)s.")
+    return cls(message, params=params, http_status=status, exception_code=exception_code,
+               description=description, details=details, errors=errors_list,
+               reference_number=reference_number, retry_after=retry_after,
+               body=body if body is not None else text, reason_code=reason_code)
 
 
 def _iter_causes(exc):
@@ -267,27 +272,30 @@ class Transport:
                     attempt += 1
                     continue
                 if before:
-                    raise errors.KSeFTransportError(
-                        "KSeF could not be reached (%s): %s. Check the network/internet connection "
-                        "and the KSeF address, then try again; nothing was sent."
-                        % (operation, type(exc).__name__), operation=operation, sent=False) from exc
-                raise errors.KSeFTimeoutError(
-                    "The connection to KSeF broke after the request was sent (%s). The operation may "
-                    "or may not have been carried out; it will be checked before any retry."
-                    % operation, operation=operation, sent=True) from exc
+                    raise errors.KSeFTransportError(_(
+                        "KSeF could not be reached (%(operation)s): %(error)s. Check the "
+                        "network/internet connection and the KSeF address, then try again; nothing "
+                        "was sent."), params={"operation": operation, "error": type(exc).__name__},
+                        operation=operation, sent=False) from exc
+                raise errors.KSeFTimeoutError(_(
+                    "The connection to KSeF broke after the request was sent (%(operation)s). The "
+                    "operation may or may not have been carried out; it will be checked before any "
+                    "retry."), params={"operation": operation}, operation=operation, sent=True) from exc
             except requests.Timeout as exc:
                 if attempt + 1 < attempts:
                     self._wait(attempt, None, operation, "timeout")
                     attempt += 1
                     continue
-                raise errors.KSeFTimeoutError(
-                    "KSeF did not answer in time (%s). The operation may or may not have been "
-                    "carried out; it will be checked before any retry." % operation,
+                raise errors.KSeFTimeoutError(_(
+                    "KSeF did not answer in time (%(operation)s). The operation may or may not have "
+                    "been carried out; it will be checked before any retry."),
+                    params={"operation": operation},
                     operation=operation, sent=True) from exc
             except requests.RequestException as exc:
-                raise errors.KSeFTransportError(
-                    "The request to KSeF failed (%s): %s. Check the network and the KSeF address."
-                    % (operation, type(exc).__name__), operation=operation) from exc
+                raise errors.KSeFTransportError(_(
+                    "The request to KSeF failed (%(operation)s): %(error)s. Check the network and "
+                    "the KSeF address."), params={"operation": operation, "error": type(exc).__name__},
+                    operation=operation) from exc
             warning = response.headers.get("X-System-Warning")
             if warning:
                 _logger.warning("KSeF system warning on %s: %s", operation, warning[:1000])

@@ -48,6 +48,7 @@ from lxml import etree
 from . import xmlsafe
 from .crypto import backend
 from .errors import KSeFConfigError, XAdESError, XMLSecurityError
+from .i18n import _
 
 NS_AUTH_2_0 = "http://ksef.mf.gov.pl/auth/token/2.0"
 NS_AUTH_2_1 = "http://ksef.mf.gov.pl/auth/token/2.1"
@@ -157,10 +158,15 @@ def _check_ip(kind, value):
     except ValueError as exc:
         example = {"Ip4Address": "192.168.0.1", "Ip4Range": "192.168.0.1-192.168.0.20",
                    "Ip4Mask": "192.168.0.0/24"}[kind]
-        raise KSeFConfigError(
-            "The allowed IP entry %r is not a valid IPv4 %s; write it like %s."
-            % (value, {"Ip4Address": "address", "Ip4Range": "range", "Ip4Mask": "mask"}[kind],
-               example)) from exc
+        message = {
+            "Ip4Address": _("The allowed IP entry %(value)s is not a valid IPv4 address; write it "
+                            "like %(example)s."),
+            "Ip4Range": _("The allowed IP entry %(value)s is not a valid IPv4 range; write it like "
+                          "%(example)s."),
+            "Ip4Mask": _("The allowed IP entry %(value)s is not a valid IPv4 mask; write it like "
+                         "%(example)s."),
+        }[kind]
+        raise KSeFConfigError(message, params={"value": repr(value), "example": example}) from exc
 
 
 def build_auth_token_request(challenge, context_type="Nip", context_value=None,
@@ -173,16 +179,18 @@ def build_auth_token_request(challenge, context_type="Nip", context_value=None,
     are accepted too), at most 10 entries each.
     """
     if not challenge or not isinstance(challenge, str):
-        raise KSeFConfigError("The authentication challenge is missing; request a new one from KSeF.")
+        raise KSeFConfigError(_("The authentication challenge is missing; request a new one from "
+                                "KSeF."))
     if context_type not in CONTEXT_TYPES:
-        raise KSeFConfigError("Unknown KSeF context type %r; use one of %s."
-                              % (context_type, ", ".join(CONTEXT_TYPES)))
+        raise KSeFConfigError(_("Unknown KSeF context type %(type)s; use one of %(types)s."),
+                              params={"type": repr(context_type), "types": ", ".join(CONTEXT_TYPES)})
     if not context_value:
-        raise KSeFConfigError("The KSeF context identifier (e.g. the company NIP) is missing; "
-                              "set it in the KSeF settings.")
+        raise KSeFConfigError(_("The KSeF context identifier (e.g. the company NIP) is missing; "
+                                "set it in the KSeF settings."))
     if subject_identifier_type not in SUBJECT_IDENTIFIER_TYPES:
-        raise KSeFConfigError("Unknown subject identifier type %r; use one of %s."
-                              % (subject_identifier_type, ", ".join(SUBJECT_IDENTIFIER_TYPES)))
+        raise KSeFConfigError(_("Unknown subject identifier type %(type)s; use one of %(types)s."),
+                              params={"type": repr(subject_identifier_type),
+                                      "types": ", ".join(SUBJECT_IDENTIFIER_TYPES)})
     ns = namespace
     root = etree.Element(_q(ns, "AuthTokenRequest"), nsmap={None: ns})
     etree.SubElement(root, _q(ns, "Challenge")).text = challenge.strip()
@@ -192,16 +200,17 @@ def build_auth_token_request(challenge, context_type="Nip", context_value=None,
     if allowed_ips:
         unknown = set(allowed_ips) - {k for keys in _IP_KEYS.values() for k in keys}
         if unknown:
-            raise KSeFConfigError("Unknown allowed-IP list(s): %s; use ip4Addresses, ip4Ranges, "
-                                  "ip4Masks." % ", ".join(sorted(unknown)))
+            raise KSeFConfigError(_("Unknown allowed-IP list(s): %(lists)s; use ip4Addresses, "
+                                    "ip4Ranges, ip4Masks."), params={"lists": ", ".join(sorted(unknown))})
         entries = []
         for kind, keys in _IP_KEYS.items():
             values = []
             for key in keys:
                 values.extend(allowed_ips.get(key) or [])
             if len(values) > 10:
-                raise KSeFConfigError("At most 10 allowed IP entries of each kind are possible "
-                                      "(%d given for %s)." % (len(values), kind))
+                raise KSeFConfigError(_("At most 10 allowed IP entries of each kind are possible "
+                                        "(%(count)s given for %(kind)s)."),
+                                      params={"count": len(values), "kind": kind})
             for raw in values:
                 value = str(raw).strip()
                 _check_ip(kind, value)
@@ -344,11 +353,11 @@ def sign_xades(xml, certificate, private_key, signing_time=None) -> bytes:
     elif isinstance(private_key, ec.EllipticCurvePrivateKey):
         method = ECDSA_SHA256
     else:
-        raise XAdESError("Only RSA and EC private keys can sign for KSeF.")
+        raise XAdESError(_("Only RSA and EC private keys can sign for KSeF."))
     try:
-        root = xmlsafe.parse(xml, what="document to sign")
+        root = xmlsafe.parse(xml, what=_("document to sign"))
     except XMLSecurityError as exc:
-        raise XAdESError("The document to sign is not valid XML: %s" % exc.message,
+        raise XAdESError(_("The document to sign is not valid XML: %(error)s"), params={"error": exc},
                          code=CODE_INVALID_DOCUMENT) from exc
     tree = root.getroottree()
     if signing_time is None:

@@ -6,6 +6,7 @@ uploaded files, requests reaching the emulator) goes through ``parse``.
 from lxml import etree
 
 from .errors import XMLSecurityError
+from .i18n import _
 
 #: default ceiling: KSeF invoices are at most 1 MB (3 MB with attachments)
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -28,21 +29,21 @@ def parse(data, max_bytes=DEFAULT_MAX_BYTES, what="XML document"):
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError("parse() takes bytes")
     if len(data) > max_bytes:
-        raise XMLSecurityError(
-            "The %s is too large (%d bytes; the limit is %d bytes) and was not read."
-            % (what, len(data), max_bytes), reason="oversize")
+        raise XMLSecurityError(_(
+            "The %(what)s is too large (%(size)s bytes; the limit is %(limit)s bytes) and was not "
+            "read."), params={"what": what, "size": len(data), "limit": max_bytes}, reason="oversize")
     try:
         root = etree.fromstring(bytes(data), parser=_parser())
     except etree.XMLSyntaxError as exc:
-        raise XMLSecurityError("The %s is not well-formed XML: %s" % (what, exc),
-                               reason="malformed") from exc
+        raise XMLSecurityError(_("The %(what)s is not well-formed XML: %(error)s"),
+                               params={"what": what, "error": str(exc)}, reason="malformed") from exc
     tree = root.getroottree()
     docinfo = tree.docinfo
     if docinfo.doctype or (docinfo.internalDTD is not None) or (docinfo.externalDTD is not None):
-        raise XMLSecurityError(
-            "The %s contains a DOCTYPE/entity declaration, which is not allowed "
-            "(possible XML attack); it was refused." % what, reason="dtd")
+        raise XMLSecurityError(_(
+            "The %(what)s contains a DOCTYPE/entity declaration, which is not allowed "
+            "(possible XML attack); it was refused."), params={"what": what}, reason="dtd")
     if next(root.iter(etree.Entity), None) is not None:  # pragma: no cover
-        raise XMLSecurityError("The %s uses XML entities; it was refused." % what,
-                               reason="entity")
+        raise XMLSecurityError(_("The %(what)s uses XML entities; it was refused."),
+                               params={"what": what}, reason="entity")
     return root

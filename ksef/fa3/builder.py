@@ -27,6 +27,7 @@ from decimal import Decimal
 from lxml import etree
 
 from ..errors import InvoiceTooLargeError, InvoiceValidationError, SchemaUnavailableError
+from ..i18n import _
 from ..nip import normalize_nip
 from . import codes
 from .checks import check_invoice, compute_totals
@@ -508,11 +509,15 @@ def build_invoice_xml(invoice, validate=True, schema=None, *, checks=True, stric
     limit = (codes.MAX_INVOICE_BYTES_WITH_ATTACHMENT if invoice.attachment_xml is not None
              else codes.MAX_INVOICE_BYTES)
     if len(data) > limit:
+        if invoice.attachment_xml is not None:
+            message = _("The invoice XML has %(size)s bytes; KSeF accepts at most %(limit)s bytes "
+                        "with an attachment. Split the invoice or shorten its descriptions.")
+        else:
+            message = _("The invoice XML has %(size)s bytes; KSeF accepts at most %(limit)s bytes "
+                        "for an invoice without attachment. Split the invoice or shorten its "
+                        "descriptions.")
         raise InvoiceTooLargeError(
-            "The invoice XML has %d bytes; KSeF accepts at most %d bytes%s. Split the invoice "
-            "or shorten its descriptions." % (len(data), limit, " with an attachment"
-                                              if invoice.attachment_xml is not None else
-                                              " for an invoice without attachment"),
+            message, params={"size": len(data), "limit": limit},
             problems=[Problem("The invoice is too large (%d bytes, limit %d)." % (len(data), limit),
                               code="size")], size=len(data), limit=limit)
     if validate:

@@ -16,6 +16,8 @@ Public names
 """
 from decimal import Decimal
 
+from ..i18n import _
+
 NS = "http://crd.gov.pl/wzor/2025/06/25/13775/"
 ETD_NS = "http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/"
 NSMAP = {None: NS}
@@ -47,11 +49,11 @@ ALL_BUCKETS = VAT_BUCKETS + NET_ONLY_BUCKETS
 RATE_PERCENT = {k: Decimal(k) if k.isdigit() else Decimal(0) for k in VAT_RATES}
 
 BUCKET_LABELS = {
-    "1": "basic rate 23%/22%", "2": "reduced rate 8%/7%", "3": "reduced rate 5%",
-    "4": "taxi flat rate 4%/3%", "5": "OSS special procedure", "6_1": "0% domestic (0 KR)",
-    "6_2": "0% intra-EU supply (0 WDT)", "6_3": "0% export (0 EX)", "7": "exempt (zw)",
-    "8": "outside Poland (np I)", "9": "EU services art. 100 (np II)",
-    "10": "reverse charge (oo)", "11": "margin scheme",
+    "1": _("basic rate 23%/22%"), "2": _("reduced rate 8%/7%"), "3": _("reduced rate 5%"),
+    "4": _("taxi flat rate 4%/3%"), "5": _("OSS special procedure"), "6_1": _("0% domestic (0 KR)"),
+    "6_2": _("0% intra-EU supply (0 WDT)"), "6_3": _("0% export (0 EX)"), "7": _("exempt (zw)"),
+    "8": _("outside Poland (np I)"), "9": _("EU services art. 100 (np II)"),
+    "10": _("reverse charge (oo)"), "11": _("margin scheme"),
 }
 
 INVOICE_KINDS = ("VAT", "KOR", "ZAL", "ROZ", "UPR", "KOR_ZAL", "KOR_ROZ")

@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from ..errors import InvoiceValidationError
+from ..i18n import _
 from ..xmlsafe import parse
 from . import codes
 from .model import (
@@ -661,7 +662,7 @@ def _invoice(root, ctx):
 def parse_invoice_xml(data, *, validate=False, schema=None,
                       max_bytes=codes.MAX_INVOICE_BYTES_WITH_ATTACHMENT):
     """Parse FA(3) XML bytes into an ``Invoice``; see the module docstring."""
-    root = parse(data, max_bytes=max_bytes, what="invoice XML")
+    root = parse(data, max_bytes=max_bytes, what=_("invoice XML"))
     if validate:
         problems = validate_tree(root, schema if schema is not None else load_schema())
         if problems:

@@ -40,6 +40,7 @@ import threading
 from lxml import etree
 
 from ..errors import SchemaUnavailableError
+from ..i18n import _
 from . import codes
 
 FA3_XSD_NAME = "schemat_FA(3)_v1-0E.xsd"
@@ -104,10 +105,11 @@ def _compile(main_xsd):
         try:
             schema = etree.XMLSchema(etree.parse(main_xsd, parser))
         except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
-            raise SchemaUnavailableError(
-                "The FA(3) schema in %s could not be compiled (%s). Check that the folder holds "
-                "the official FA(3) XSD and its 'bazowe' files, or remove it to download them "
-                "again." % (os.path.dirname(main_xsd), exc)) from exc
+            raise SchemaUnavailableError(_(
+                "The FA(3) schema in %(folder)s could not be compiled (%(error)s). Check that the "
+                "folder holds the official FA(3) XSD and its 'bazowe' files, or remove it to "
+                "download them again."),
+                params={"folder": os.path.dirname(main_xsd), "error": str(exc)}) from exc
         _cache[key] = schema
         return schema
 
@@ -118,12 +120,12 @@ def _fetch(url, timeout):
         response = requests.get(url, timeout=timeout)
     except requests.RequestException as exc:
         raise SchemaUnavailableError(
-            "The FA(3) schema could not be downloaded from %s (%s)." % (url, exc.__class__.__name__)
-        ) from exc
+            _("The FA(3) schema could not be downloaded from %(url)s (%(error)s)."),
+            params={"url": url, "error": exc.__class__.__name__}) from exc
     if response.status_code != 200 or not response.content.lstrip().startswith(b"<"):
         raise SchemaUnavailableError(
-            "The FA(3) schema could not be downloaded from %s (HTTP %s)."
-            % (url, response.status_code))
+            _("The FA(3) schema could not be downloaded from %(url)s (HTTP %(status)s)."),
+            params={"url": url, "status": response.status_code})
     return response.content
 
 
@@ -149,12 +151,13 @@ def download_schema(cache_dir=None, fa_url=None, bazowe_url=None, timeout=30):
     main = _fetch(fa_url, timeout)
     if codes.NS.encode() not in main[:4096]:
         raise SchemaUnavailableError(
-            "The file downloaded from %s is not the FA(3) schema (namespace %s missing)."
-            % (fa_url, codes.NS))
+            _("The file downloaded from %(url)s is not the FA(3) schema (namespace %(ns)s missing)."),
+            params={"url": fa_url, "ns": codes.NS})
     main, count = _IMPORT_RE.subn(_LOCAL_IMPORT, main)
     if count != 1:
         raise SchemaUnavailableError(
-            "The FA(3) schema downloaded from %s has an unexpected import; it was not used." % fa_url)
+            _("The FA(3) schema downloaded from %(url)s has an unexpected import; it was not used."),
+            params={"url": fa_url})
     base_files = {name: _fetch(bazowe_url + name, timeout) for name in BAZOWE_FILES}
     try:
         for name, data in base_files.items():
@@ -162,8 +165,8 @@ def download_schema(cache_dir=None, fa_url=None, bazowe_url=None, timeout=30):
         _write_atomic(os.path.join(cache_dir, FA3_XSD_NAME), main)
     except OSError as exc:
         raise SchemaUnavailableError(
-            "The FA(3) schema could not be stored in %s (%s). Check the folder's permissions."
-            % (cache_dir, exc)) from exc
+            _("The FA(3) schema could not be stored in %(folder)s (%(error)s). Check the folder's "
+              "permissions."), params={"folder": cache_dir, "error": str(exc)}) from exc
     return cache_dir
 
 
@@ -177,26 +180,28 @@ def load_schema(schema_dir=None, cache_dir=None, *, download=True, fa_url=None, 
     if explicit:
         main = _main_xsd(explicit)
         if main is None:
-            raise SchemaUnavailableError(
-                "No FA(3) schema found in %s. Put the official schemat_FA(3)_v1-0E.xsd and its "
-                "'bazowe' folder there (or unset KSEF_SCHEMA_DIR to download them)." % explicit)
+            raise SchemaUnavailableError(_(
+                "No FA(3) schema found in %(folder)s. Put the official schemat_FA(3)_v1-0E.xsd and "
+                "its 'bazowe' folder there (or unset KSEF_SCHEMA_DIR to download them)."),
+                params={"folder": explicit})
         return _compile(main)
     cache_dir = cache_dir or default_cache_dir()
     if _complete(cache_dir):
         return _compile(_main_xsd(cache_dir))
     if not download:
-        raise SchemaUnavailableError(
-            "The FA(3) schema is not available locally (%s). Set KSEF_SCHEMA_DIR to a folder "
-            "with the official XSD files, or allow the download." % cache_dir)
+        raise SchemaUnavailableError(_(
+            "The FA(3) schema is not available locally (%(folder)s). Set KSEF_SCHEMA_DIR to a "
+            "folder with the official XSD files, or allow the download."), params={"folder": cache_dir})
     with _lock:
         if not _complete(cache_dir):
             try:
                 download_schema(cache_dir, fa_url=fa_url, bazowe_url=bazowe_url, timeout=timeout)
             except SchemaUnavailableError as exc:
-                raise SchemaUnavailableError(
+                raise SchemaUnavailableError(_(
                     "The FA(3) schema is not available: it is not in a local folder (set "
-                    "KSEF_SCHEMA_DIR) and the download failed: %s The invoice was not checked "
-                    "locally; KSeF will still validate it on receipt." % exc.message) from exc
+                    "KSEF_SCHEMA_DIR) and the download failed: %(error)s The invoice was not "
+                    "checked locally; KSeF will still validate it on receipt."),
+                    params={"error": exc}) from exc
     return _compile(_main_xsd(cache_dir))
 
 
@@ -401,5 +406,5 @@ def validate_xml(data, schema=None):
     ``schema`` defaults to ``load_schema()``. Malformed/hostile XML raises XMLSecurityError.
     """
     from ..xmlsafe import parse
-    root = parse(data, max_bytes=codes.MAX_INVOICE_BYTES_WITH_ATTACHMENT, what="invoice XML")
+    root = parse(data, max_bytes=codes.MAX_INVOICE_BYTES_WITH_ATTACHMENT, what=_("invoice XML"))
     return validate_tree(root, schema if schema is not None else load_schema())
