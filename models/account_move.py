@@ -64,6 +64,7 @@ from ..ksef import errors as ksef_errors
 from ..ksef import offline as ksef_offline
 from ..ksef import qr as ksef_qr
 from ..ksef.crypto import sha256_b64
+from . import ksef_i18n
 from .l10n_pl_ksef_outage import polish_date
 
 _logger = logging.getLogger(__name__)
@@ -539,7 +540,8 @@ class AccountMove(models.Model):
                 self.l10n_pl_ksef_invoice_ref = status.reference_number
             return "sent"
         error = status.rejection_error()
-        message = error.message if error is not None else status.description
+        message = (ksef_i18n.error_message(self.env, error) if error is not None
+                   else status.description)
         self.write({"l10n_pl_ksef_state": "rejected", "l10n_pl_ksef_message": message,
                     "l10n_pl_ksef_rejection_code": status.code})
         if log:

@@ -43,9 +43,9 @@ def get_port(env):
     except (TypeError, ValueError):
         port = 0
     if not 0 < port < 65536:
-        raise ValueError(
-            "The system parameter %s must be a TCP port number (1-65535), not %r."
-            % (PORT_PARAM, value))
+        raise ValueError(env._(
+            "The system parameter %(param)s must be a TCP port number (1-65535), not %(value)s.",
+            param=PORT_PARAM, value=repr(value)))
     return port
 
 

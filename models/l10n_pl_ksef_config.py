@@ -35,7 +35,7 @@ from odoo.exceptions import UserError
 from ..ksef import certs as ksef_certs
 from ..ksef import errors as ksef_errors
 from ..ksef import nip as ksef_nip
-from . import emulator_service, vault
+from . import emulator_service, ksef_i18n, vault
 
 _logger = logging.getLogger(__name__)
 
@@ -229,19 +229,19 @@ class L10nPlKsefConfig(models.Model):
         try:
             return vault.decrypt(self.sudo()[field_name])
         except vault.VaultError as exc:
-            raise UserError(exc.message) from exc
+            raise UserError(ksef_i18n.error_message(self.env, exc)) from exc
 
     @api.model
     def _l10n_pl_ksef_encrypt(self, value):
         try:
             return vault.encrypt(value)
         except vault.VaultError as exc:
-            raise UserError(exc.message) from exc
+            raise UserError(ksef_i18n.error_message(self.env, exc)) from exc
 
     @api.model
     def _l10n_pl_ksef_raise_user_error(self, exc, action=None):
         """Raise a UserError carrying a core error's message (never a traceback)."""
-        message = getattr(exc, "message", None) or str(exc)
+        message = ksef_i18n.error_message(self.env, exc)
         if action:
             message = self.env._("%(action)s failed: %(message)s", action=action, message=message)
         raise UserError(message) from exc
@@ -263,7 +263,7 @@ class L10nPlKsefConfig(models.Model):
             try:
                 port = emulator_service.get_port(self.env)
             except ValueError as exc:
-                raise UserError(str(exc)) from exc
+                raise UserError(str(exc)) from exc  # already translated (emulator_service)
             try:
                 return emulator_service.ensure_running(port)
             except OSError as exc:
@@ -364,7 +364,7 @@ class L10nPlKsefConfig(models.Model):
                     client.tokens = None  # refresh token revoked or expired: log in again
             self._l10n_pl_ksef_login(client, nip)
         except ksef_errors.KSeFError as exc:
-            self.sudo().write({"state": "error", "last_error": exc.message})
+            self.sudo().write({"state": "error", "last_error": ksef_i18n.error_message(self.env, exc)})
             raise
         self._l10n_pl_ksef_save_session(client)
         return client
@@ -626,7 +626,7 @@ class L10nPlKsefConfig(models.Model):
         try:
             new_key, commit = vault.prepare_rotation()
         except (OSError, vault.VaultError) as exc:
-            raise UserError(getattr(exc, "message", None) or str(exc)) from exc
+            raise UserError(ksef_i18n.error_message(self.env, exc)) from exc
         for config in configs:
             config.write({name: vault.encrypt(value, key=new_key) if value else False
                           for name, value in plain[config.id].items()})

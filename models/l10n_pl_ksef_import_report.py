@@ -1,8 +1,14 @@
+import functools
+
 from odoo import api, models
 
+from . import ksef_i18n
 
-def party_lines(party):
-    """Readable lines (name first) of an FA(3) party (seller, buyer, third party)."""
+
+def party_lines(party, env=None):
+    """Readable lines (name first) of an FA(3) party (seller, buyer, third party).
+
+    With ``env`` the role label is in the user's language."""
     if not party:
         return []
     lines = [party.name or "-"]
@@ -18,7 +24,8 @@ def party_lines(party):
     for contact in party.contacts or []:
         lines.append(" ".join(value for value in (contact.email, contact.phone) if value))
     if getattr(party, "role", None) or getattr(party, "other_role", None):
-        lines.append("Rola / role: %s" % (party.role or party.other_role))
+        role = party.role or party.other_role
+        lines.append(env._("Role: %(role)s", role=role) if env is not None else "Rola / role: %s" % role)
     return lines
 
 
@@ -30,12 +37,10 @@ class ReportKsefInvoiceVisualisation(models.AbstractModel):
 
     @api.model
     def _get_report_values(self, docids, data=None):
-        from ..ksef.fa3.codes import BUCKET_LABELS
-
         return {
             "doc_ids": docids,
             "doc_model": "account.move",
             "docs": self.env["account.move"].browse(docids),
-            "bucket_labels": BUCKET_LABELS,
-            "party_lines": party_lines,
+            "bucket_labels": ksef_i18n.bucket_labels(self.env),
+            "party_lines": functools.partial(party_lines, env=self.env),
         }

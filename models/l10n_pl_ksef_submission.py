@@ -23,6 +23,7 @@ from ..ksef import batch as ksef_batch
 from ..ksef import crypto
 from ..ksef import errors as ksef_errors
 from ..ksef import upo as ksef_upo
+from . import ksef_i18n
 from .account_move import (
     BATCH_SESSIONS_PER_HOUR,
     BATCH_THRESHOLD,
@@ -168,7 +169,7 @@ class L10nPlKsefSubmission(models.Model):
             # a single 5xx does not mean KSeF is unavailable
             self._ksef_retry_later(company, todo, exc)
         except ksef_errors.KSeFError as exc:
-            message = getattr(exc, "message", None) or str(exc)
+            message = ksef_i18n.error_message(self.env, exc)
             self._note(todo.filtered(lambda m: m.l10n_pl_ksef_state == "queued"), message)
             if interactive:
                 raise UserError(message) from exc
@@ -184,7 +185,7 @@ class L10nPlKsefSubmission(models.Model):
     def _ksef_retry_later(self, company, moves, exc):
         """KSeF failed once (5xx) or did not answer in time: everything stays as it is (sent
         invoices are settled by hash before anything is resent) and the cron tries again."""
-        message = getattr(exc, "message", None) or str(exc)
+        message = ksef_i18n.error_message(self.env, exc)
         _logger.info("KSeF: %s: %s; retrying later", company.name, message)
         self._trigger_cron(60)
         self._note(moves.filtered(lambda m: m.l10n_pl_ksef_state == "queued"), self.env._(
@@ -200,7 +201,7 @@ class L10nPlKsefSubmission(models.Model):
         KSeF simply cannot be reached and nothing is announced (the cause may be our own
         network; offline24 has the earliest deadline, so no legal deadline is missed).
         Everything is retried by the cron."""
-        message = getattr(exc, "message", None) or str(exc)
+        message = ksef_i18n.error_message(self.env, exc)
         self._trigger_cron(300)
         queued = moves.filtered(
             lambda m: m.l10n_pl_ksef_state == "queued" and m.l10n_pl_ksef_mode == "online")
@@ -317,7 +318,7 @@ class L10nPlKsefSubmission(models.Model):
                 self._requeue(moves, submission, self.env._(
                     "KSeF refused to close the batch session %(ref)s (%(error)s); it will not be "
                     "processed. The invoice will be sent again automatically.",
-                    ref=submission.reference, error=exc.message or str(exc)))
+                    ref=submission.reference, error=ksef_i18n.error_message(self.env, exc)))
                 return
             submission.state = "closed"
             self._commit()
@@ -467,7 +468,7 @@ class L10nPlKsefSubmission(models.Model):
                 except ksef_errors.KSeFBadRequest as exc:
                     # refused synchronously (validation): nothing stored by KSeF
                     move.write({"l10n_pl_ksef_state": "rejected",
-                                "l10n_pl_ksef_message": exc.message or str(exc)})
+                                "l10n_pl_ksef_message": ksef_i18n.error_message(self.env, exc)})
                     self._commit()
                     continue
                 # any other failure (timeout, 5xx, broken connection): outcome unknown, the
@@ -521,7 +522,7 @@ class L10nPlKsefSubmission(models.Model):
         except ksef_errors.KSeFError as exc:
             # refused, rate limited or timed out: no part was uploaded and the session (if KSeF
             # opened one) is never closed, so KSeF cannot process anything of it -> queued again
-            self._requeue(moves, submission, getattr(exc, "message", None) or str(exc))
+            self._requeue(moves, submission, ksef_i18n.error_message(self.env, exc))
             raise
         submission.reference = reference
         self._commit()
@@ -532,7 +533,7 @@ class L10nPlKsefSubmission(models.Model):
                                        timeout=self._upload_timeout(client))
         except ksef_errors.KSeFError as exc:
             # not closed: KSeF never processes this session
-            self._requeue(moves, submission, getattr(exc, "message", None) or str(exc))
+            self._requeue(moves, submission, ksef_i18n.error_message(self.env, exc))
             raise
         submission.state = "closing"
         self._commit()

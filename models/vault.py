@@ -50,6 +50,8 @@ import time
 from cryptography.fernet import Fernet, InvalidToken
 from odoo.tools import config
 
+from ..ksef.i18n import _
+
 _logger = logging.getLogger(__name__)
 
 PREFIX = "ksef1"
@@ -61,11 +63,17 @@ KEY_FILE = "master.key"
 
 
 class VaultError(Exception):
-    """A secret cannot be encrypted or decrypted; ``message`` is for users."""
+    """A secret cannot be encrypted or decrypted; ``message`` is for users.
 
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
+    Like the core's errors it keeps ``template`` (marked for translation) and
+    ``params``, so ``ksef_i18n.error_message`` shows it in the user's language.
+    """
+
+    def __init__(self, message, params=None):
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
 
 
 def key_id(key):
@@ -79,9 +87,10 @@ def _check_key(raw, origin):
         if len(base64.urlsafe_b64decode(key)) != 32:
             raise ValueError
     except (ValueError, TypeError) as exc:
-        raise VaultError(
-            "The KSeF encryption key in %s is not a valid key (44 characters of URL-safe "
-            "base64). Generate one with cryptography's Fernet.generate_key()." % origin) from exc
+        raise VaultError(_(
+            "The KSeF encryption key in %(origin)s is not a valid key (44 characters of URL-safe "
+            "base64). Generate one with cryptography's Fernet.generate_key()."),
+            {"origin": origin}) from exc
     return key
 
 
@@ -95,7 +104,7 @@ def key_file_path():
 
 def key_from_config():
     value = config.get(CONFIG_OPTION)
-    return _check_key(value, "the Odoo configuration file (%s)" % CONFIG_OPTION) if value else None
+    return _check_key(value, "l10n_pl_ksef_key (odoo.conf)") if value else None
 
 
 def _write_key_file(path, key):
@@ -123,10 +132,11 @@ def current_key():
         except FileExistsError:
             _logger.debug("KSeF: key file created by another worker at the same moment")
         except OSError as exc:
-            raise VaultError(
-                "The KSeF encryption key file could not be created in %s (%s). Make the "
-                "directory writable for Odoo or set %s in the Odoo configuration file."
-                % (key_directory(), exc.strerror, CONFIG_OPTION)) from exc
+            raise VaultError(_(
+                "The KSeF encryption key file could not be created in %(directory)s (%(error)s). "
+                "Make the directory writable for Odoo or set %(option)s in the Odoo configuration "
+                "file."), {"directory": key_directory(), "error": exc.strerror,
+                           "option": CONFIG_OPTION}) from exc
     return _read_key_file(path)
 
 
@@ -165,19 +175,19 @@ def decrypt(ciphertext):
     except ValueError:
         prefix = kid = token = None
     if prefix != PREFIX:
-        raise VaultError("A stored KSeF secret is damaged. Disconnect from KSeF and connect again.")
+        raise VaultError(_("A stored KSeF secret is damaged. Disconnect from KSeF and connect again."))
     key = keyring().get(kid)
     if key is None:
-        raise VaultError(
+        raise VaultError(_(
             "The stored KSeF secrets were encrypted with a key this server does not have "
-            "(key id %s). Restore the key file or the %s option, or disconnect from KSeF and "
-            "connect again." % (kid, CONFIG_OPTION))
+            "(key id %(key_id)s). Restore the key file or the %(option)s option, or disconnect "
+            "from KSeF and connect again."), {"key_id": kid, "option": CONFIG_OPTION})
     try:
         return Fernet(key).decrypt(token.encode())
     except InvalidToken as exc:
-        raise VaultError(
+        raise VaultError(_(
             "A stored KSeF secret cannot be decrypted (damaged data). Disconnect from KSeF "
-            "and connect again.") from exc
+            "and connect again.")) from exc
 
 
 def prepare_rotation():

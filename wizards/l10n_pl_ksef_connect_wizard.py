@@ -12,7 +12,7 @@ from odoo.exceptions import UserError
 
 from ..ksef import certs as ksef_certs
 from ..ksef import errors as ksef_errors
-from ..models import vault
+from ..models import ksef_i18n, vault
 from ..models.l10n_pl_ksef_config import AUTH_METHODS, ENVIRONMENTS, TOKEN_HORIZON, _naive
 
 # write-only field -> encrypted storage field
@@ -113,7 +113,7 @@ class L10nPlKsefConnectWizard(models.TransientModel):
                     try:
                         vals[storage] = vault.encrypt(value)
                     except vault.VaultError as exc:
-                        raise UserError(exc.message) from exc
+                        raise UserError(ksef_i18n.error_message(self.env, exc)) from exc
             if vals:
                 wizard.sudo().write(vals)
         # never send a secret back to the browser, even right after it was typed
@@ -131,7 +131,7 @@ class L10nPlKsefConnectWizard(models.TransientModel):
         try:
             value = vault.decrypt(self.sudo()[WRITE_ONLY[name]])
         except vault.VaultError as exc:
-            raise UserError(exc.message) from exc
+            raise UserError(ksef_i18n.error_message(self.env, exc)) from exc
         if binary:
             return base64.b64decode(value) if value else b""
         return value.decode() if value else ""

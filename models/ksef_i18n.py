@@ -1,0 +1,78 @@
+"""Show the KSeF core's messages in the user's language.
+
+The core (``ksef/``) cannot import Odoo. Its errors keep the English message
+(``exc.message``) plus the untranslated template (``exc.template``, a msgid
+marked with ``ksef.i18n._`` and exported into ``i18n/*.pot``) and its
+parameters (``exc.params``). :func:`error_message` translates the template
+with this module's translations in the environment's language and formats it.
+Parameters that are themselves translatable (``ksef.i18n.Text`` or another
+core error) are translated the same way; plain string parameters are looked
+up too, so marked phrases passed as parameters (e.g. "The company NIP (KSeF
+context)") come out translated while anything else (numbers, NIPs, KSeF's own
+descriptions) stays as it is.
+
+Anything unexpected (no template, a translation with a broken placeholder)
+falls back to the English ``exc.message``: a message is never lost.
+"""
+import logging
+
+from odoo.tools.translate import get_translation
+
+_logger = logging.getLogger(__name__)
+
+MODULE = "l10n_pl_ksef"
+
+
+def translate(env, text):
+    """A msgid of this module in ``env``'s language (``text`` itself if untranslated)."""
+    if not text or not isinstance(text, str):
+        return text
+    try:
+        return get_translation(MODULE, env.lang or "en_US", text, ())
+    except Exception:  # noqa: BLE001 - a translation problem must never hide the message
+        _logger.debug("KSeF: no translation for %r", text, exc_info=True)
+        return text
+
+
+def _param(env, value, depth):
+    if hasattr(value, "template") and hasattr(value, "params") and depth < 5:
+        return _render(env, value, depth + 1)
+    if isinstance(value, str):
+        return translate(env, value)
+    return value
+
+
+def _render(env, obj, depth=0):
+    english = getattr(obj, "message", None) or str(obj)
+    template = getattr(obj, "template", None)
+    if not template or not isinstance(template, str):
+        return english
+    params = getattr(obj, "params", None) or {}
+    translated = translate(env, template)
+    if not params:
+        return translated
+    try:
+        return translated % {key: _param(env, value, depth) for key, value in params.items()}
+    except (KeyError, ValueError, TypeError):
+        _logger.warning("KSeF: translation of %r does not fit its parameters", template)
+        return english
+
+
+def error_message(env, exc):
+    """The message of a core error (or VaultError) in ``env``'s language.
+
+    Works with any exception: without ``template``/``params`` it returns
+    ``exc.message`` or ``str(exc)``.
+    """
+    try:
+        return _render(env, exc)
+    except Exception:  # noqa: BLE001 - never lose the message because of translation
+        _logger.exception("KSeF: cannot translate an error message")
+        return getattr(exc, "message", None) or str(exc)
+
+
+def bucket_labels(env):
+    """``ksef.fa3.codes.BUCKET_LABELS`` (VAT bucket -> label) in ``env``'s language."""
+    from ..ksef.fa3.codes import BUCKET_LABELS
+
+    return {bucket: translate(env, label) for bucket, label in BUCKET_LABELS.items()}

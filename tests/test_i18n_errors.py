@@ -1,0 +1,73 @@
+"""Messages of the KSeF core reach Polish users in Polish (template + params, see
+models/ksef_i18n.py), through the same wizard the users connect with."""
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from ..ksef import errors as ksef_errors
+from ..ksef import nip as ksef_nip
+from ..models import ksef_i18n, vault
+from .common import WRONG_PASSWORD, KsefTestCommon, b64
+
+
+@tagged("post_install", "-at_install")
+class TestKsefI18nErrors(KsefTestCommon):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("pl_PL")
+        cls.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
+        cls.manager.lang = "pl_PL"
+
+    def polish_wizard(self, **vals):
+        return self.wizard(**vals).with_context(lang="pl_PL")
+
+    def test_wrong_key_password_in_polish(self):
+        test_cert = self.make_cert()
+        wizard = self.polish_wizard(
+            auth_method="certificate", auth_cert_file=b64(test_cert.cert_pem),
+            auth_cert_filename="ksef.crt", auth_key_file=b64(test_cert.key_pem),
+            auth_key_filename="ksef.key", auth_key_password=WRONG_PASSWORD)
+        with self.assertRaises(UserError) as caught:
+            wizard.action_l10n_pl_ksef_connect()
+        text = str(caught.exception)
+        self.assertIn("Hasło klucza prywatnego jest nieprawidłowe", text)
+        self.assertNotIn("password", text.lower())
+        self.assertNothingStored()
+
+    def test_invalid_nip_in_polish(self):
+        token = self.emulator.make_ksef_token("5265877635")
+        self.company.with_context(no_vat_validation=True).vat = "PL1234567890"
+        with self.assertRaises(UserError) as caught:
+            self.polish_wizard(token=token).action_l10n_pl_ksef_connect()
+        text = str(caught.exception)
+        # the parameter ("The company's Tax ID") is translated too; the value is kept
+        self.assertIn("NIP firmy '1234567890' nie jest prawidłowym polskim numerem NIP", text)
+        self.assertNotIn("is not a valid", text)
+
+    def test_english_unchanged_and_fallbacks(self):
+        with self.assertRaises(ksef_errors.InvalidNIPError) as caught:
+            ksef_nip.check_nip("123")
+        exc = caught.exception
+        en = self.env(context={"lang": "en_US"})
+        self.assertEqual(ksef_i18n.error_message(en, exc), exc.message)
+        pl = self.env(context={"lang": "pl_PL"})
+        self.assertIn("nie jest prawidłowym polskim numerem NIP", ksef_i18n.error_message(pl, exc))
+        # a plain message (e.g. KSeF's own text) and a foreign exception pass through unchanged
+        self.assertEqual(ksef_i18n.error_message(pl, ksef_errors.KSeFError("Tekst z KSeF")),
+                         "Tekst z KSeF")
+        self.assertEqual(ksef_i18n.error_message(pl, ValueError("boom")), "boom")
+        # a broken translation never loses the message
+        broken = ksef_errors.KSeFError("x %(a)s", params={"a": 1})
+        broken.params = {}
+        self.assertEqual(ksef_i18n.error_message(pl, broken), "x %(a)s")
+
+    def test_vault_and_bucket_labels_in_polish(self):
+        pl = self.env(context={"lang": "pl_PL"})
+        with self.assertRaises(vault.VaultError) as caught:
+            vault.decrypt("not-a-secret")
+        self.assertIn("Disconnect", caught.exception.message)
+        self.assertIn("Odłącz", ksef_i18n.error_message(pl, caught.exception))
+        labels = ksef_i18n.bucket_labels(pl)
+        self.assertEqual(set(labels), set(ksef_i18n.bucket_labels(self.env(context={"lang": "en_US"}))))
+        self.assertIn("odwrotne obciążenie", labels["10"])
