@@ -42,7 +42,7 @@ class TestKsefI18nErrors(KsefTestCommon):
             self.polish_wizard(token=token).action_l10n_pl_ksef_connect()
         text = str(caught.exception)
         # the parameter ("The company's Tax ID") is translated too; the value is kept
-        self.assertIn("NIP firmy '1234567890' nie jest prawidłowym polskim numerem NIP", text)
+        self.assertIn("NIP firmy 'PL1234567890' nie jest prawidłowym polskim numerem NIP", text)
         self.assertNotIn("is not a valid", text)
 
     def test_english_unchanged_and_fallbacks(self):
