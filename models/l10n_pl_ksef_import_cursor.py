@@ -30,6 +30,7 @@ from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
 
 from ..ksef import errors as ksef_errors
+from . import ksef_i18n
 
 _logger = logging.getLogger(__name__)
 
@@ -380,7 +381,7 @@ class L10nPlKsefImportCursor(models.Model):
                         when=self.next_run_after)
         except (ksef_errors.KSeFError, UserError) as exc:
             state = "failed"
-            text = getattr(exc, "message", None) or str(exc)
+            text = ksef_i18n.error_message(self.env, exc)
             message = self.env._("The import from KSeF stopped: %(error)s The invoices imported so far "
                         "are kept; the next run continues from the same point.", error=text)
             _logger.warning("KSeF import for company %s failed: %s", company.id, text)
@@ -421,7 +422,7 @@ class L10nPlKsefImportCursor(models.Model):
                               seconds=exc.retry_after or 60)) from exc
         except ksef_errors.KSeFError as exc:
             document = IncomingInvoice(ksef_number=error.ksef_number, metadata=metadata, xml=None,
-                                       error=exc.message)
+                                       error=ksef_i18n.error_message(self.env, exc))
         self.env["account.move"].sudo().with_company(company)._l10n_pl_ksef_import_documents(
             company, [document], run=error.run_id,
             responsible=self._l10n_pl_ksef_responsible(self.env.user))
