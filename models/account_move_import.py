@@ -73,6 +73,7 @@ class _ImportCache:
         self.partners = {}
         self.maps = {}
         self.products = {}
+        self.accounts = {}
         self.country_pl = env.ref("base.pl", raise_if_not_found=False)
 
 
@@ -326,6 +327,7 @@ class AccountMove(models.Model):
             if len(refs) > 1:
                 notes.append(self.env._("This correction concerns %(n)s invoices: %(numbers)s.",
                                n=len(refs), numbers=", ".join(refs)))
+        self._l10n_pl_ksef_predict_accounts(company, partner, move_type, line_vals, cache)
         vals = {
             "move_type": move_type,
             "company_id": company.id,
@@ -359,6 +361,24 @@ class AccountMove(models.Model):
             vals["narration"] = Markup("<br/>").join(
                 "%s: %s" % (info.key, info.value) for info in invoice.additional_info)
         return vals, notes
+
+    @api.model
+    def _l10n_pl_ksef_predict_accounts(self, company, partner, move_type, line_vals, cache):
+        """Odoo's per-vendor expense account prediction for lines without a product or a
+        learnt account, asked once per vendor and bill type in a batch instead of once per
+        line (Odoo computes the lines of one create() from the same history anyway); when
+        there is no prediction, Odoo's usual fallback applies."""
+        lines = [v for v in line_vals if not v.get("product_id") and not v.get("account_id")]
+        if not lines:
+            return
+        key = (partner.id, move_type)
+        if key not in cache.accounts:
+            cache.accounts[key] = self.env["account.account"].sudo() \
+                ._get_most_frequent_account_for_partner(
+                    company_id=company.id, partner_id=partner.id, move_type=move_type)
+        if cache.accounts[key]:
+            for values in lines:
+                values["account_id"] = cache.accounts[key]
 
     @api.model
     def _l10n_pl_ksef_import_partner(self, company, seller, cache):

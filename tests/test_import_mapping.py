@@ -2,6 +2,7 @@
 hostile input, the learnt vendor mapping and the readable visualisation."""
 import os
 from dataclasses import dataclass, field
+from unittest.mock import patch
 
 import psycopg2
 from odoo import Command
@@ -145,6 +146,48 @@ class TestKsefImportMapping(AccountTestInvoicingCommon):
         self.assertFalse(correction.l10n_pl_ksef_corrected_move_id)
         self.import_docs(Document(ORIGINAL_NUMBER, sample(1)))
         self.assertEqual(correction.l10n_pl_ksef_corrected_move_id, self.bill(ORIGINAL_NUMBER))
+
+    def test_correction_and_original_in_one_batch(self):
+        correction_number = "9999999999-20260301-000000000009-01"
+        stats = self.import_docs(Document(correction_number, sample(2)),
+                                 Document(ORIGINAL_NUMBER, sample(1)))
+        self.assertEqual(stats["created_count"], 2)
+        original, correction = self.bill(ORIGINAL_NUMBER), self.bill(correction_number)
+        self.assertRecordValues(correction, [{
+            "move_type": "in_refund", "l10n_pl_ksef_corrected_move_id": original.id,
+            "reversed_entry_id": original.id}])
+        for move in original | correction:
+            self.assertEqual(move.l10n_pl_ksef_xml_id.res_id, move.id)
+            self.assertIn(move.l10n_pl_ksef_xml_id, move.message_ids.attachment_ids)
+            self.assertEqual(move.activity_ids.user_id, self.env.user)
+
+    @mute_logger("odoo.sql_db", "odoo.addons.l10n_pl_ksef.models.account_move_import")
+    def test_concurrent_insert_in_a_batch_falls_back_to_one_by_one(self):
+        numbers = ["9999999999-20260215-0000000000%02d-01" % n for n in (40, 41, 42)]
+        Move = type(self.Move)
+        real_prepare = Move._l10n_pl_ksef_prepare_bill
+
+        def prepare(this, company, doc, cache, run=None):
+            result = real_prepare(this, company, doc, cache, run)
+            if doc.ksef_number == numbers[1]:
+                # another run stores the same invoice between our look-up and our insert
+                self.Move.create({"move_type": "in_invoice", "partner_id": self.partner_a.id,
+                                  "l10n_pl_ksef_number": doc.ksef_number})
+            return result
+
+        with patch.object(Move, "_l10n_pl_ksef_prepare_bill", prepare):
+            stats = self.import_docs(*(Document(number, sample(1)) for number in numbers))
+        self.assertEqual((stats["created_count"], stats["duplicate_count"],
+                          stats["error_count"]), (2, 1, 0))
+        for number in (numbers[0], numbers[2]):
+            move = self.bill(number)
+            self.assertTrue(move.l10n_pl_ksef_imported)
+            self.assertEqual(move.l10n_pl_ksef_xml_id.raw, sample(1))
+            self.assertTrue(any("Received from KSeF" in (m.body or "")
+                                for m in move.message_ids))
+        other = self.bill(numbers[1])
+        self.assertEqual(len(other), 1)
+        self.assertFalse(other.l10n_pl_ksef_imported)
 
     def test_every_sample_imports_or_is_recorded(self):
         names = sorted(n for n in os.listdir(SAMPLES) if n.endswith(".xml"))
