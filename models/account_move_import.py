@@ -35,6 +35,7 @@ from odoo.fields import Command
 from odoo.tools import float_compare, float_round
 
 from ..ksef import errors as ksef_errors
+from . import ksef_i18n
 
 _logger = logging.getLogger(__name__)
 
@@ -205,11 +206,13 @@ class AccountMove(models.Model):
             # stored by a concurrent run between our look-up and our insert
             stats["duplicate_count"] += 1
         except ksef_errors.XMLSecurityError as exc:
-            Error._l10n_pl_ksef_record(company, doc.ksef_number, "xml", exc.message,
+            Error._l10n_pl_ksef_record(company, doc.ksef_number, "xml",
+                                       ksef_i18n.error_message(self.env, exc),
                                        metadata, run)
             stats["error_count"] += 1
         except ksef_errors.KSeFError as exc:
-            Error._l10n_pl_ksef_record(company, doc.ksef_number, "invalid", exc.message,
+            Error._l10n_pl_ksef_record(company, doc.ksef_number, "invalid",
+                                       ksef_i18n.error_message(self.env, exc),
                                        metadata, run)
             stats["error_count"] += 1
         except Exception as exc:  # noqa: BLE001 - one bad invoice must not block the others
@@ -587,8 +590,7 @@ class AccountMove(models.Model):
     @api.model
     def _l10n_pl_ksef_lines_from_totals(self, company, invoice, cache, notes):
         """One line per VAT bucket when the invoice has no usable lines (e.g. advances)."""
-        from ..ksef.fa3.codes import BUCKET_LABELS
-
+        labels = ksef_i18n.bucket_labels(self.env)
         lines = []
         buckets = invoice.totals.by_bucket() if invoice.totals else {}
         for bucket, (net, _vat, _vat_pln) in buckets.items():
@@ -600,7 +602,7 @@ class AccountMove(models.Model):
             lines.append({
                 "name": self.env._("%(kind)s invoice %(number)s: %(label)s",
                           kind=invoice.kind, number=invoice.number,
-                          label=BUCKET_LABELS.get(bucket, bucket)),
+                          label=labels.get(bucket, bucket)),
                 "quantity": 1.0,
                 "price_unit": float(net),
                 "tax_ids": [Command.set(tax.ids)],
