@@ -637,9 +637,11 @@ class AccountMove(models.Model):
     def _l10n_pl_ksef_link_corrections(self, moves):
         """Link corrections to their originals and originals to corrections that came first
         (``moves``: bills just imported, one or many)."""
-        Move = self.sudo().with_context(l10n_pl_ksef_importing=True, skip_invoice_sync=True,
-                                        skip_is_manually_modified=True)
-        moves = moves.sudo().with_context(Move.env.context)
+        # only the links change, never a journal item: no line re-synchronisation
+        quiet = {"l10n_pl_ksef_importing": True, "skip_invoice_sync": True,
+                 "skip_is_manually_modified": True}
+        Move = self.sudo().with_context(**quiet)
+        moves = moves.sudo().with_context(**quiet)
         types = ("in_invoice", "in_refund")
 
         def link(correction, original):
