@@ -11,7 +11,7 @@ def _emulator(argv):
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--schema-dir", default=None, help="FA(3) XSD directory (enables XSD checks)")
     parser.add_argument("--db", default=None, help="SQLite file: state survives restarts")
-    parser.add_argument("--rate-limits", default="off", choices=("off", "TEST", "PRD"))
+    parser.add_argument("--rate-limits", default="off", choices=("off", "TEST", "TEST10", "PRD"))
     parser.add_argument("--processing-delay", type=float, default=0.0)
     args = parser.parse_args(argv)
     from .emulator import Emulator

@@ -3,7 +3,8 @@
 Profiles: "off" (no limits), "PRD" (the ministry's tables from the OpenAPI
 ``x-rate-limits``), "TEST" (the same values as PRD: API 2.5.0 made the TEST defaults
 equal to PRD, ``api-changelog.md``; ``limity/limity-api.md`` still says "10 x PRD" but
-predates that change) or a dict. A dict maps a rate-limit group
+predates that change), "TEST10" (10 x PRD, as ``limity/limity-api.md`` and the
+first version of our issue describe TEST) or a dict. A dict maps a rate-limit group
 name ("invoiceSend", "onlineSession", "other", ...) or an operation key
 ("POST /sessions/online/{referenceNumber}/invoices") to ``(per_second,
 per_minute, per_hour)`` (None = no limit in that window) or to a dict with
@@ -26,6 +27,10 @@ def _triple(value):
     return tuple(value)
 
 
+def _times(triple, factor):
+    return tuple(None if value is None else value * factor for value in triple)
+
+
 class RateLimiter:
     def __init__(self, router, profile="off"):
         self.router = router
@@ -34,8 +39,8 @@ class RateLimiter:
         self.set_profile(profile)
 
     def set_profile(self, profile):
-        if isinstance(profile, str) and profile not in ("off", "PRD", "TEST"):
-            raise ValueError("rate_limits must be 'off', 'PRD', 'TEST' or a dict")
+        if isinstance(profile, str) and profile not in ("off", "PRD", "TEST", "TEST10"):
+            raise ValueError("rate_limits must be 'off', 'PRD', 'TEST', 'TEST10' or a dict")
         self.profile = profile
         self._hits.clear()
 
@@ -49,6 +54,8 @@ class RateLimiter:
             return (None, None, None)
         if profile in ("PRD", "TEST"):
             return prd
+        if profile == "TEST10":
+            return _times(prd, 10)
         op_key = "%s %s" % (method, template)
         for key in (op_key, group):
             if key and key in profile:
@@ -64,6 +71,8 @@ class RateLimiter:
                 triple = _triple(self.overrides[context][group])
             elif self.profile in ("PRD", "TEST"):
                 triple = prd
+            elif self.profile == "TEST10":
+                triple = _times(prd, 10)
             elif isinstance(self.profile, dict):
                 triple = _triple(self.profile.get(group, self.profile.get("default")))
             triple = triple or (None, None, None)

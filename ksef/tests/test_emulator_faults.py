@@ -130,6 +130,9 @@ def test_rate_limit_profiles_and_rate_limits_endpoint(emulator, api):
     assert RateLimiter(router, "TEST").limits_for("POST", SEND) == (10, 30, 180)
     assert RateLimiter(router, "TEST").group_limits()["invoiceSend"] == {
         "perSecond": 10, "perMinute": 30, "perHour": 180}
+    # limity/limity-api.md (and the first text of our issue): TEST = 10 x PRD
+    assert RateLimiter(router, "TEST10").limits_for("POST", SEND) == (100, 300, 1800)
+    assert RateLimiter(router, "TEST10").group_limits()["invoiceSend"]["perHour"] == 1800
     assert RateLimiter(router, "off").limits_for("POST", SEND) == (None, None, None)
     with pytest.raises(ValueError):
         RateLimiter(router, "FAST")
