@@ -44,6 +44,7 @@ from ..ksef.fa3 import codes as fa3_codes
 from ..ksef.fa3 import model as fa3
 from ..ksef.fa3.builder import build_invoice_xml
 from ..ksef.nip import is_valid_nip, normalize_nip
+from . import ksef_i18n
 
 VAT_CODE_SELECTION = [
     ("23", "23%"), ("22", "22%"), ("8", "8%"), ("7", "7%"), ("5", "5%"),
@@ -508,9 +509,10 @@ class AccountMove(models.Model):
             return build_invoice_xml(invoice, validate="if-available")
 
     def _l10n_pl_ksef_problems_from_error(self, error):
-        """Readable problems out of a core InvoiceValidationError."""
+        """Readable problems out of a core InvoiceValidationError, in the user's language."""
         problems = list(getattr(error, "problems", None) or [])
-        return [str(p) for p in problems] or [str(error)]
+        return ([ksef_i18n.problem_message(self.env, p) for p in problems]
+                or [ksef_i18n.error_message(self.env, error)])
 
     def _l10n_pl_ksef_validate(self):
         """(xml_bytes or None, problems) — business checks, then building + XSD."""

@@ -35,6 +35,10 @@ def translate(env, text):
 
 
 def _param(env, value, depth):
+    polish = getattr(value, "polish", None)
+    if polish and isinstance(value, str):
+        # an FA(3) element label (ksef.fa3.codes.Label): the schema's own Polish term
+        return polish if (env.lang or "").startswith("pl") else str(value)
     if hasattr(value, "template") and hasattr(value, "params") and depth < 5:
         return _render(env, value, depth + 1)
     if isinstance(value, str):
@@ -69,6 +73,22 @@ def error_message(env, exc):
     except Exception:  # noqa: BLE001 - never lose the message because of translation
         _logger.exception("KSeF: cannot translate an error message")
         return getattr(exc, "message", None) or str(exc)
+
+
+def problem_message(env, problem):
+    """One FA(3) problem (``ksef.fa3.Problem`` or a plain string) in ``env``'s language.
+
+    A ``Problem`` carries its template and parameters like a core error; a
+    plain string is looked up as it is (English when it is not a msgid).
+    """
+    if problem is None:
+        return ""
+    if getattr(problem, "template", None):
+        text = error_message(env, problem)
+    else:
+        text = translate(env, str(problem))
+    # XSD explanations start with a lowercase sentence when no location precedes it
+    return text[:1].upper() + text[1:] if isinstance(text, str) else text
 
 
 def bucket_labels(env):

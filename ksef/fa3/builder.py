@@ -39,7 +39,11 @@ XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 class _BuildError(Exception):
-    pass
+    """Data that cannot be expressed in FA(3): ``template`` (a full sentence) and ``params``."""
+
+    def __init__(self, template, params=None):
+        self.template, self.params = template, dict(params or {})
+        super().__init__(template % self.params if self.params else template)
 
 
 def _text(value):
@@ -51,7 +55,8 @@ def _text(value):
         text = format(value, "f")
         return "0" if text in ("-0", "-0.0", "-0.00") else text
     if isinstance(value, float):
-        raise _BuildError("an amount is a float (%r); amounts must be Decimal" % value)
+        raise _BuildError(_("An amount is a float (%(value)r); amounts must be Decimal."),
+                          {"value": value})
     if isinstance(value, datetime):
         return _datetime_text(value)
     if isinstance(value, date):
@@ -194,8 +199,9 @@ def _annotations(fa, a):
         _flag(zw, "P_19", True)
         basis = (a.exemption_basis or "A").upper()
         if basis not in ("A", "B", "C"):
-            raise _BuildError("the exemption basis must be 'A' (Polish act), 'B' (EU directive) "
-                              "or 'C' (other), not %r" % a.exemption_basis)
+            raise _BuildError(_("The exemption basis must be 'A' (Polish act), 'B' (EU "
+                                "directive) or 'C' (other), not %(value)r."),
+                              {"value": a.exemption_basis})
         _el(zw, "P_19" + basis, a.exemption)
     else:
         _flag(zw, "P_19N", True)
@@ -207,8 +213,9 @@ def _annotations(fa, a):
     pm = _SUB(node, _Q + "PMarzy")
     if a.margin:
         if a.margin not in ("2", "3_1", "3_2", "3_3"):
-            raise _BuildError("the margin scheme must be '2' (travel), '3_1' (second-hand goods), "
-                              "'3_2' (works of art) or '3_3' (antiques), not %r" % a.margin)
+            raise _BuildError(_("The margin scheme must be '2' (travel), '3_1' (second-hand "
+                                "goods), '3_2' (works of art) or '3_3' (antiques), not "
+                                "%(value)r."), {"value": a.margin})
         _flag(pm, "P_PMarzy", True)
         _flag(pm, "P_PMarzy_" + a.margin, True)
     else:
@@ -402,8 +409,8 @@ def _build(inv):
     form.text = codes.FORM_CODE
     _el(head, "WariantFormularza", codes.FORM_VARIANT)
     if inv.created_at is None:
-        raise _BuildError("the creation date and time (DataWytworzeniaFa, Invoice.created_at) "
-                          "is missing; pass it (the builder never reads the clock)")
+        raise _BuildError(_("The creation date and time (DataWytworzeniaFa, Invoice.created_at) "
+                            "is missing; pass it (the builder never reads the clock)."))
     _el(head, "DataWytworzeniaFa", inv.created_at)
     _el(head, "SystemInfo", inv.system_info)
 
@@ -480,8 +487,7 @@ def build_invoice_tree(invoice):
     try:
         root = _build(invoice)
     except _BuildError as exc:
-        text = str(exc)
-        raise InvoiceValidationError(problems=[Problem(text[0].upper() + text[1:] + ".",
+        raise InvoiceValidationError(problems=[Problem(exc.template, params=exc.params,
                                                        code="data")]) from None
     if any(r is not None for r in (invoice.authorized_party_xml, invoice.attachment_xml)) or \
             invoice.unknown_xml or invoice.annotations.new_transport_xml is not None or (
@@ -518,8 +524,9 @@ def build_invoice_xml(invoice, validate=True, schema=None, *, checks=True, stric
                         "descriptions.")
         raise InvoiceTooLargeError(
             message, params={"size": len(data), "limit": limit},
-            problems=[Problem("The invoice is too large (%d bytes, limit %d)." % (len(data), limit),
-                              code="size")], size=len(data), limit=limit)
+            problems=[Problem(_("The invoice is too large (%(size)s bytes, limit %(limit)s)."),
+                              params={"size": len(data), "limit": limit}, code="size")],
+            size=len(data), limit=limit)
     if validate:
         if schema is None:
             try:

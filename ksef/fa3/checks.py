@@ -28,6 +28,7 @@ third parties) and of referenced KSeF numbers.
 from decimal import ROUND_HALF_UP, Decimal
 
 from ..errors import InvoiceValidationError
+from ..i18n import Text, _
 from ..ksef_number import is_valid_ksef_number
 from ..nip import is_valid_nip, normalize_nip
 from . import codes
@@ -57,8 +58,10 @@ def _no_floats(lines):
         for name in ("net_amount", "gross_amount", "vat_amount", "exchange_rate", "oss_rate"):
             if isinstance(getattr(line, name), float):
                 raise InvoiceValidationError(problems=[Problem(
-                    "Line %s: '%s' is a float (%r); amounts must be Decimal." % (
-                        line.number or i, name, getattr(line, name)), code="float")])
+                    _("Line %(line)s: '%(field)s' is a float (%(value)r); amounts must be "
+                      "Decimal."),
+                    params={"line": line.number or i, "field": name,
+                            "value": getattr(line, name)}, code="float")])
 
 
 def compute_totals(invoice_or_lines, *, currency=None, exchange_rate=None, margin=None):
@@ -136,8 +139,9 @@ def compute_totals(invoice_or_lines, *, currency=None, exchange_rate=None, margi
 def _amount_fields(obj, where, problems):
     for name, value in vars(obj).items():
         if isinstance(value, float):
-            problems.append(Problem("%s: '%s' is a float (%r); amounts must be Decimal." % (
-                where, name, value), path=name, code="float"))
+            problems.append(Problem(
+                _("%(where)s: '%(field)s' is a float (%(value)r); amounts must be Decimal."),
+                params={"where": where, "field": name, "value": value}, path=name, code="float"))
 
 
 def check_invoice(invoice, *, strict=True, tolerance=None):
@@ -145,116 +149,122 @@ def check_invoice(invoice, *, strict=True, tolerance=None):
     inv = invoice
     problems = []
 
-    def add(text, code, path=None):
-        problems.append(Problem(text, path=path, code=code))
+    def add(text, code, path=None, **params):
+        problems.append(Problem(text, path=path, code=code, params=params))
 
     if not inv.number:
-        add("The invoice number (P_2) is missing.", "number", "number")
+        add(_("The invoice number (P_2) is missing."), "number", "number")
     if inv.created_at is None:
-        add("The creation date and time (DataWytworzeniaFa) is missing: set Invoice.created_at.",
+        add(_("The creation date and time (DataWytworzeniaFa) is missing: set "
+              "Invoice.created_at."),
             "created_at", "created_at")
     # NIPs
     seller_nip = normalize_nip(inv.seller.nip) if inv.seller.nip else ""
     if not seller_nip:
-        add("Seller: the NIP (Polish tax id) is missing; KSeF requires the seller's NIP.",
+        add(_("Seller: the NIP (Polish tax id) is missing; KSeF requires the seller's NIP."),
             "nip", "seller.nip")
     elif strict and not is_valid_nip(seller_nip):
-        add("Seller: NIP %s is not a valid Polish NIP (10 digits with a correct checksum); KSeF "
-            "production rejects it. Correct the company's Tax ID." % inv.seller.nip, "nip",
-            "seller.nip")
+        add(_("Seller: NIP %(nip)s is not a valid Polish NIP (10 digits with a correct "
+              "checksum); KSeF production rejects it. Correct the company's Tax ID."), "nip",
+            "seller.nip", nip=inv.seller.nip)
     buyer = inv.buyer
     ids = [bool(buyer.nip), bool(buyer.eu_code or buyer.eu_vat), bool(buyer.foreign_id),
            bool(buyer.no_id)]
     if sum(ids) > 1:
-        add("Buyer: give only one identification (Polish NIP, EU VAT number, foreign tax id or "
-            "'no tax id'), not several.", "buyer_id", "buyer")
+        add(_("Buyer: give only one identification (Polish NIP, EU VAT number, foreign tax id "
+              "or 'no tax id'), not several."), "buyer_id", "buyer")
     if buyer.nip and strict and not is_valid_nip(buyer.nip):
-        add("Buyer: NIP %s is not a valid Polish NIP (10 digits with a correct checksum). For a "
-            "foreign customer use the EU VAT number or a foreign tax id." % buyer.nip, "nip",
-            "buyer.nip")
+        add(_("Buyer: NIP %(nip)s is not a valid Polish NIP (10 digits with a correct "
+              "checksum). For a foreign customer use the EU VAT number or a foreign tax id."),
+            "nip", "buyer.nip", nip=buyer.nip)
     if (buyer.eu_code is None) != (buyer.eu_vat is None):
-        add("Buyer: an EU VAT number needs both the country code (KodUE) and the number "
-            "(NrVatUE).", "buyer_id", "buyer")
+        add(_("Buyer: an EU VAT number needs both the country code (KodUE) and the number "
+              "(NrVatUE)."), "buyer_id", "buyer")
     for i, party in enumerate(inv.third_parties, 1):
         if party.nip and strict and not is_valid_nip(party.nip):
-            add("Third party %d: NIP %s is not a valid Polish NIP." % (i, party.nip), "nip",
-                "third_parties[%d].nip" % (i - 1))
+            add(_("Third party %(number)s: NIP %(nip)s is not a valid Polish NIP."), "nip",
+                "third_parties[%d].nip" % (i - 1), number=i, nip=party.nip)
         if party.role is None and not party.other_role:
-            add("Third party %d: give its role (1-11) or a description of another role." % i,
-                "role", "third_parties[%d]" % (i - 1))
+            add(_("Third party %(number)s: give its role (1-11) or a description of another "
+                  "role."), "role", "third_parties[%d]" % (i - 1), number=i)
     # dates
     if inv.sale_date is not None and (inv.period_from or inv.period_to):
-        add("Give either the delivery date (P_6) or a period (P_6_Od/P_6_Do), not both.",
+        add(_("Give either the delivery date (P_6) or a period (P_6_Od/P_6_Do), not both."),
             "dates")
     if (inv.period_from is None) != (inv.period_to is None):
-        add("The invoicing period needs both a start (P_6_Od) and an end (P_6_Do).", "dates")
+        add(_("The invoicing period needs both a start (P_6_Od) and an end (P_6_Do)."), "dates")
     # floats
     for i, line in enumerate(inv.lines, 1):
-        _amount_fields(line, "Line %s" % (line.number or i), problems)
+        _amount_fields(line, Text(_("Line %(line)s"), {"line": line.number or i}), problems)
     if inv.totals is not None:
-        _amount_fields(inv.totals, "Totals", problems)
+        _amount_fields(inv.totals, _("Totals"), problems)
     # kind-specific
     if inv.kind not in codes.INVOICE_KINDS:
-        add("The invoice type '%s' is not one KSeF accepts (%s)." % (
-            inv.kind, ", ".join(codes.INVOICE_KINDS)), "kind", "kind")
+        add(_("The invoice type '%(kind)s' is not one KSeF accepts (%(allowed)s)."), "kind",
+            "kind", kind=inv.kind, allowed=", ".join(codes.INVOICE_KINDS))
     if inv.is_correction:
         if inv.correction is None or not inv.correction.invoices:
-            add("A correction invoice (%s) must name the invoice it corrects: its issue date, "
-                "number and KSeF number (or say it was issued outside KSeF)." % inv.kind,
-                "correction", "correction")
+            add(_("A correction invoice (%(kind)s) must name the invoice it corrects: its issue "
+                  "date, number and KSeF number (or say it was issued outside KSeF)."),
+                "correction", "correction", kind=inv.kind)
         else:
             for i, ref in enumerate(inv.correction.invoices, 1):
                 if strict and ref.ksef_number and not is_valid_ksef_number(ref.ksef_number):
-                    add("Corrected invoice %d: '%s' is not a valid KSeF number (check digits "
-                        "do not match)." % (i, ref.ksef_number), "ksef_number",
-                        "correction.invoices[%d]" % (i - 1))
+                    add(_("Corrected invoice %(number)s: '%(ksef_number)s' is not a valid KSeF "
+                          "number (check digits do not match)."), "ksef_number",
+                        "correction.invoices[%d]" % (i - 1), number=i,
+                        ksef_number=ref.ksef_number)
                 if not ref.number or ref.issue_date is None:
-                    add("Corrected invoice %d: its number and issue date are required." % i,
-                        "correction", "correction.invoices[%d]" % (i - 1))
+                    add(_("Corrected invoice %(number)s: its number and issue date are "
+                          "required."), "correction", "correction.invoices[%d]" % (i - 1),
+                        number=i)
     elif inv.correction is not None:
-        add("Only a correction invoice (KOR, KOR_ZAL, KOR_ROZ) may carry corrected-invoice data; "
-            "this one is '%s'." % inv.kind, "correction", "correction")
+        add(_("Only a correction invoice (KOR, KOR_ZAL, KOR_ROZ) may carry corrected-invoice "
+              "data; this one is '%(kind)s'."), "correction", "correction", kind=inv.kind)
     if inv.kind in ("ROZ", "KOR_ROZ") and not inv.advance_invoices:
-        add("A settlement invoice (ROZ) must reference the advance invoices it settles "
-            "(FakturaZaliczkowa).", "advance", "advance_invoices")
+        add(_("A settlement invoice (ROZ) must reference the advance invoices it settles "
+              "(FakturaZaliczkowa)."), "advance", "advance_invoices")
     for i, ref in enumerate(inv.advance_invoices, 1):
         if strict and ref.ksef_number and not is_valid_ksef_number(ref.ksef_number):
-            add("Advance invoice %d: '%s' is not a valid KSeF number." % (i, ref.ksef_number),
-                "ksef_number", "advance_invoices[%d]" % (i - 1))
+            add(_("Advance invoice %(number)s: '%(ksef_number)s' is not a valid KSeF number."),
+                "ksef_number", "advance_invoices[%d]" % (i - 1), number=i,
+                ksef_number=ref.ksef_number)
         if not ref.ksef_number and not ref.number:
-            add("Advance invoice %d: give its KSeF number, or its number when it was issued "
-                "outside KSeF." % i, "advance", "advance_invoices[%d]" % (i - 1))
+            add(_("Advance invoice %(number)s: give its KSeF number, or its number when it was "
+                  "issued outside KSeF."), "advance", "advance_invoices[%d]" % (i - 1), number=i)
     rates = {line.vat_rate for line in inv.lines}
     if "zw" in rates and not inv.annotations.exemption:
-        add("Lines with the VAT rate 'zw' (exempt) need the legal basis of the exemption "
-            "(Annotations.exemption: P_19A/P_19B/P_19C).", "exemption", "annotations.exemption")
+        add(_("Lines with the VAT rate 'zw' (exempt) need the legal basis of the exemption "
+              "(Annotations.exemption: P_19A/P_19B/P_19C)."), "exemption",
+            "annotations.exemption")
     if inv.annotations.exemption and "zw" not in rates and inv.lines:
-        add("An exemption basis is given but no line has the VAT rate 'zw'.", "exemption",
+        add(_("An exemption basis is given but no line has the VAT rate 'zw'."), "exemption",
             "annotations.exemption")
     if "oo" in rates and not inv.annotations.reverse_charge:
-        add("Lines with 'oo' (domestic reverse charge) require the reverse-charge annotation "
-            "(P_18=1, 'odwrotne obciążenie').", "reverse_charge", "annotations.reverse_charge")
+        add(_("Lines with 'oo' (domestic reverse charge) require the reverse-charge annotation "
+              "(P_18=1, 'odwrotne obciążenie')."), "reverse_charge", "annotations.reverse_charge")
     # totals
     totals = inv.totals
     if totals is not None:
         if totals.p_15 is None:
-            add("The total amount due (P_15) is missing.", "totals", "totals.p_15")
+            add(_("The total amount due (P_15) is missing."), "totals", "totals.p_15")
         buckets = totals.by_bucket()
         for bucket, (_net, vat, vat_pln) in buckets.items():
             if bucket in ("1", "2", "3", "4") and vat is None:
-                add("Totals: the VAT amount P_14_%s is missing for the net amount P_13_%s."
-                    % (bucket, bucket), "totals", "totals.p_14_" + bucket)
+                add(_("Totals: the VAT amount P_14_%(bucket)s is missing for the net amount "
+                      "P_13_%(bucket)s."), "totals", "totals.p_14_" + bucket, bucket=bucket)
             if (inv.currency != "PLN" and bucket in ("1", "2", "3", "4") and vat_pln is None
                     and inv.kind not in ("ZAL", "KOR_ZAL")):
-                add("Totals: the invoice is in %s, so the VAT of the %s (P_14_%s) must also be "
-                    "given in PLN (P_14_%sW)." % (inv.currency, codes.BUCKET_LABELS[bucket],
-                                                 bucket, bucket), "totals", "totals.p_14_%sw"
-                    % bucket)
+                add(_("Totals: the invoice is in %(currency)s, so the VAT of the %(rate)s "
+                      "(P_14_%(bucket)s) must also be given in PLN (P_14_%(bucket)sW)."),
+                    "totals", "totals.p_14_%sw" % bucket, currency=inv.currency,
+                    rate=codes.BUCKET_LABELS[bucket], bucket=bucket)
         if totals.p_15 is not None and buckets and inv.kind in ("VAT", "KOR", "UPR"):
             expected = sum((net + (vat or _ZERO) for net, vat, _w in buckets.values()), _ZERO)
             if abs(expected - totals.p_15) > CENT:
-                add("Totals: the total amount due P_15 = %s, but the net and VAT totals add up "
-                    "to %s." % (totals.p_15, expected), "totals", "totals.p_15")
+                add(_("Totals: the total amount due P_15 = %(total)s, but the net and VAT totals "
+                      "add up to %(expected)s."), "totals", "totals.p_15", total=totals.p_15,
+                    expected=expected)
         if inv.lines and inv.kind in ("VAT", "KOR", "UPR") and not any(
                 p.code == "float" for p in problems):
             problems.extend(_compare_with_lines(inv, totals, tolerance))
@@ -274,32 +284,41 @@ def _compare_with_lines(inv, totals, tolerance):
         if bucket is None:
             if line.vat_rate is None:
                 problems.append(Problem(
-                    "Line %s: the VAT rate (P_12) is missing." % (line.number or
-                                                                  inv.lines.index(line) + 1),
+                    _("Line %(line)s: the VAT rate (P_12) is missing."),
+                    params={"line": line.number or inv.lines.index(line) + 1},
                     code="rate", path="lines"))
             continue
         counts[bucket] = counts.get(bucket, 0) + 1
     for bucket, n in counts.items():
         allowed = tolerance if tolerance is not None else CENT * max(1, n)
-        for prefix, what in (("p_13_", "net"), ("p_14_", "VAT")):
+        for prefix, missing_msg, differs_msg in (
+                ("p_13_", _("Totals: lines have the %(rate)s but the net total %(field)s is "
+                            "missing (expected %(expected)s)."),
+                 _("Totals: the net total of the %(rate)s (%(field)s) is %(given)s, but the lines "
+                   "add up to %(expected)s.")),
+                ("p_14_", _("Totals: lines have the %(rate)s but the VAT total %(field)s is "
+                            "missing (expected %(expected)s)."),
+                 _("Totals: the VAT total of the %(rate)s (%(field)s) is %(given)s, but the lines "
+                   "add up to %(expected)s."))):
             if prefix == "p_14_" and bucket not in codes.VAT_BUCKETS:
                 continue
             given = getattr(totals, prefix + bucket)
             expected = getattr(computed, prefix + bucket)
             if given is None:
                 problems.append(Problem(
-                    "Totals: lines have the %s but the %s total %s is missing (expected %s)." % (
-                        codes.BUCKET_LABELS[bucket], what, prefix.upper() + bucket, expected),
+                    missing_msg, params={"rate": codes.BUCKET_LABELS[bucket],
+                                         "field": prefix.upper() + bucket, "expected": expected},
                     code="totals", path="totals." + prefix + bucket))
             elif expected is not None and abs(given - expected) > allowed:
                 problems.append(Problem(
-                    "Totals: the %s total of the %s (%s) is %s, but the lines add up to %s." % (
-                        what, codes.BUCKET_LABELS[bucket], prefix.upper() + bucket, given,
-                        expected), code="totals", path="totals." + prefix + bucket))
+                    differs_msg, params={"rate": codes.BUCKET_LABELS[bucket],
+                                         "field": prefix.upper() + bucket, "given": given,
+                                         "expected": expected},
+                    code="totals", path="totals." + prefix + bucket))
     for bucket in totals.by_bucket():
         if bucket not in counts:
             problems.append(Problem(
-                "Totals: %s is set but no line has the %s." % (
-                    "P_13_" + bucket, codes.BUCKET_LABELS[bucket]),
+                _("Totals: %(field)s is set but no line has the %(rate)s."),
+                params={"field": "P_13_" + bucket, "rate": codes.BUCKET_LABELS[bucket]},
                 code="totals", path="totals.p_13_" + bucket))
     return problems

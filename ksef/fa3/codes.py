@@ -244,12 +244,37 @@ LABELS = {
 }
 
 
+class Label(str):
+    """An element label (the English text) that also knows its Polish form (``.polish``).
+
+    The labels come from ``LABELS`` (the official Polish terms of the FA(3)
+    schema), so they are not msgids: the Odoo layer shows ``.polish`` to Polish
+    users and the English text to everybody else.
+    """
+
+    polish = None
+
+    def __new__(cls, text, polish=None):
+        obj = super().__new__(cls, text)
+        obj.polish = polish or str(text)
+        return obj
+
+
 def label(name):
-    """Readable label of an FA(3) element: 'issue date (data wystawienia, P_1)'."""
+    """Readable label of an FA(3) element: 'issue date (data wystawienia, P_1)'.
+
+    Returns a ``Label`` (a ``str``; ``.polish`` e.g. 'data wystawienia (P_1)').
+    """
     en_pl = LABELS.get(name)
     if not en_pl:
         return name
     en, pl = en_pl
     if en.lower() == name.lower() or en.split(" ")[0] == name:
-        return en
-    return "%s (%s, %s)" % (en, pl, name)
+        return Label(en, pl)
+    return Label("%s (%s, %s)" % (en, pl, name), "%s (%s)" % (pl, name))
+
+
+def section_label(name):
+    """Capitalised label of a section ('Buyer', 'Payment'), a ``Label``."""
+    en, pl = LABELS[name]
+    return Label(en.capitalize(), pl[:1].upper() + pl[1:])

@@ -65,7 +65,11 @@ _NSLEN = len(_NSB)
 
 
 class _ParseProblem(Exception):
-    pass
+    """A value that cannot be read: ``template`` (marked with ``_``) and ``params``."""
+
+    def __init__(self, template, params=None):
+        self.template, self.params = template, dict(params or {})
+        super().__init__(template % self.params if self.params else template)
 
 
 def _local(node):
@@ -97,8 +101,8 @@ def _dec(node):
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise _ParseProblem("%s: '%s' is not a number." % (codes.label(_local(node)), text)) \
-            from None
+        raise _ParseProblem(_("%(element)s: '%(value)s' is not a number."),
+                            {"element": codes.label(_local(node)), "value": text}) from None
 
 
 def _int(node):
@@ -106,8 +110,8 @@ def _int(node):
     try:
         return int(text)
     except ValueError:
-        raise _ParseProblem("%s: '%s' is not a whole number." % (codes.label(_local(node)), text)) \
-            from None
+        raise _ParseProblem(_("%(element)s: '%(value)s' is not a whole number."),
+                            {"element": codes.label(_local(node)), "value": text}) from None
 
 
 def _date(node):
@@ -115,8 +119,8 @@ def _date(node):
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _ParseProblem("%s: '%s' is not a date (YYYY-MM-DD)." % (
-            codes.label(_local(node)), text)) from None
+        raise _ParseProblem(_("%(element)s: '%(value)s' is not a date (YYYY-MM-DD)."),
+                            {"element": codes.label(_local(node)), "value": text}) from None
 
 
 def _str(node):
@@ -622,8 +626,8 @@ def _created_at(text):
 def _invoice(root, ctx):
     if not isinstance(root.tag, str) or root.tag != _NSB + "Faktura":
         raise _ParseProblem(
-            "This is not an FA(3) invoice: the root element is %s, expected Faktura in the "
-            "namespace %s." % (root.tag, codes.NS))
+            _("This is not an FA(3) invoice: the root element is %(root)s, expected Faktura in "
+              "the namespace %(namespace)s."), {"root": root.tag, "namespace": codes.NS})
     inv = Invoice(number=None, issue_date=None, seller=None, buyer=None)
     for name, c in _children(root):
         if name == "Naglowek":
@@ -631,8 +635,8 @@ def _invoice(root, ctx):
                 if n2 == "KodFormularza":
                     if c2.get("kodSystemowy") != codes.SYSTEM_CODE:
                         raise _ParseProblem(
-                            "This invoice uses the form %r; only FA (3) is supported."
-                            % c2.get("kodSystemowy"))
+                            _("This invoice uses the form %(form)r; only FA (3) is supported."),
+                            {"form": c2.get("kodSystemowy")})
                 elif n2 == "DataWytworzeniaFa":
                     inv.created_at = _created_at(c2.text)
                 elif n2 == "SystemInfo":
@@ -670,4 +674,5 @@ def parse_invoice_xml(data, *, validate=False, schema=None,
     try:
         return _invoice(root, _Ctx())
     except _ParseProblem as exc:
-        raise InvoiceValidationError(problems=[Problem(str(exc), code="parse")]) from None
+        raise InvoiceValidationError(problems=[Problem(exc.template, params=exc.params,
+                                                       code="parse")]) from None

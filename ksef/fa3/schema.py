@@ -39,8 +39,8 @@ import threading
 
 from lxml import etree
 
-from ..errors import SchemaUnavailableError
-from ..i18n import _
+from ..errors import SchemaUnavailableError, format_message
+from ..i18n import Text, _
 from . import codes
 
 FA3_XSD_NAME = "schemat_FA(3)_v1-0E.xsd"
@@ -56,17 +56,32 @@ _lock = threading.Lock()
 
 
 class Problem(str):
-    """A readable problem (the string) with the technical details as attributes."""
+    """A readable problem (the string) with the technical details as attributes.
+
+    ``text`` may be a template marked with ``ksef.i18n._`` and ``params`` its
+    ``%(name)s`` values: the string is then the formatted English sentence,
+    ``.template`` the untranslated msgid and ``.params`` the values (which may
+    be ``ksef.i18n.Text``), so the Odoo layer can show it in the user's
+    language. Without ``params`` the template is the text itself.
+    """
 
     element = None   # local name of the element concerned
     path = None      # XPath of the element (from libxml2) or a dotted model path
     raw = None       # raw XSD message (None for business checks)
     code = None      # short machine code: "xsd", "totals", "nip", ...
+    template = None  # untranslated msgid (English)
+    params = None    # dict of the template's placeholders
 
-    def __new__(cls, text, element=None, path=None, raw=None, code=None):
-        obj = super().__new__(cls, text)
+    def __new__(cls, text, element=None, path=None, raw=None, code=None, params=None):
+        params = dict(params or {})
+        obj = super().__new__(cls, format_message(text, params))
         obj.element, obj.path, obj.raw, obj.code = element, path, raw, code
+        obj.template, obj.params = text, params
         return obj
+
+    @property
+    def message(self):
+        return str(self)
 
 
 def default_cache_dir():
@@ -221,8 +236,39 @@ def _names(text):
     return [m for m in _NAME_RE.findall(text)]
 
 
+class _Capitalized(Text):
+    """A ``Text`` whose English form starts with a capital letter (the msgid does not)."""
+
+    __slots__ = ()
+
+    def __str__(self):
+        text = super().__str__()
+        return text[:1].upper() + text[1:]
+
+
+def _join(items, separator=" / "):
+    """A ``Text`` joining ``items`` (str or ``Text``) with a literal separator (not a msgid)."""
+    items = list(items)
+    if len(items) == 1:
+        return items[0]
+    return Text(separator.join("%%(p%d)s" % i for i in range(len(items))),
+                {"p%d" % i: item for i, item in enumerate(items)})
+
+
+def _and(items):
+    """'A and B and C' as a translatable ``Text`` (or the single item)."""
+    items = list(items)
+    result = items[0]
+    for item in items[1:]:
+        result = Text(_("%(first)s and %(second)s"), {"first": result, "second": item})
+    return result
+
+
 def _where(node):
-    """Human location of a node: 'Line 3', 'Buyer', 'Third party 2', 'Payment' ..."""
+    """Human location of a node: 'Line 3', 'Buyer', 'Third party 2', 'Payment' ...
+
+    Returns "" or a ``Text`` (its ``str()`` is the English location).
+    """
     if node is None:
         return ""
     parts = []
@@ -231,20 +277,22 @@ def _where(node):
         local = etree.QName(cur).localname
         if local == "FaWiersz":
             nr = cur.findtext("{%s}NrWierszaFa" % codes.NS)
-            parts.append("Line %s" % (nr or (_position(cur))))
+            parts.append(Text(_("Line %(line)s"), {"line": nr or _position(cur)}))
         elif local == "ZamowienieWiersz":
             nr = cur.findtext("{%s}NrWierszaZam" % codes.NS)
-            parts.append("Order line %s" % (nr or _position(cur)))
+            parts.append(Text(_("Order line %(line)s"), {"line": nr or _position(cur)}))
         elif local == "Podmiot3":
-            parts.append("Third party %d" % _position(cur))
+            parts.append(Text(_("Third party %(number)s"), {"number": _position(cur)}))
         elif local in ("Podmiot1", "Podmiot2", "PodmiotUpowazniony", "Platnosc", "Adnotacje",
                        "Stopka", "Rozliczenie", "Zamowienie", "WarunkiTransakcji", "Podmiot1K",
                        "Podmiot2K"):
-            parts.append(codes.LABELS[local][0].capitalize())
+            parts.append(codes.section_label(local))
         elif local == "DaneFaKorygowanej":
-            parts.append("Corrected invoice %d" % _position(cur))
+            parts.append(Text(_("Corrected invoice %(number)s"), {"number": _position(cur)}))
         cur = cur.getparent()
-    return " / ".join(reversed(parts))
+    if not parts:
+        return ""
+    return _join(reversed(parts))
 
 
 def _position(node):
@@ -255,92 +303,109 @@ def _position(node):
 
 
 def _explain(message, element, attribute, value_node):
-    """Turn one libxml2 schema message into a sentence."""
-    what = codes.label(element) if element else "an element"
+    """Turn one libxml2 schema message into a sentence (a ``Text``, lowercase, no final dot)."""
+    what = codes.label(element) if element else _("an element")
     msg = message
+
+    def say(template, **params):
+        return Text(template, dict(params, what=what))
+
     m = re.search(r"\[facet 'enumeration'\] The value '([^']*)' is not an element of the set \{(.*)\}",
                   msg)
     if m:
         allowed = ", ".join(v.strip().strip("'") for v in m.group(2).split(","))
         if element in ("P_12", "P_12Z"):
-            return "the VAT rate '%s' is not one KSeF accepts (%s)" % (m.group(1), allowed)
-        return "the %s '%s' is not allowed; use one of: %s" % (what, m.group(1), allowed)
+            return say(_("the VAT rate '%(value)s' is not one KSeF accepts (%(allowed)s)"),
+                       value=m.group(1), allowed=allowed)
+        return say(_("the %(what)s '%(value)s' is not allowed; use one of: %(allowed)s"),
+                   value=m.group(1), allowed=allowed)
     m = re.search(r"\[facet 'pattern'\] The value '([^']*)' is not accepted", msg)
     if m:
         value = m.group(1)
         if element in ("NIP",):
             digits = re.sub(r"\D", "", value)
             if len(digits) != 10 or digits != value:
-                return "NIP must have 10 digits (got '%s')" % value
-            return "NIP '%s' is not a valid Polish NIP" % value
+                return say(_("NIP must have 10 digits (got '%(value)s')"), value=value)
+            return say(_("NIP '%(value)s' is not a valid Polish NIP"), value=value)
         if element in ("NrKSeFFaKorygowanej", "NrKSeFFaZaliczkowej"):
-            return "'%s' is not a KSeF number (format NIP-YYYYMMDD-XXXXXX-XXXXXX-XX)" % value
+            return say(_("'%(value)s' is not a KSeF number (format "
+                         "NIP-YYYYMMDD-XXXXXX-XXXXXX-XX)"), value=value)
         if element in ("P_11", "P_13_1", "P_15") or element.startswith(("P_1", "Kwota", "P_9")):
-            return "the %s '%s' is not a valid amount (digits, a dot and at most 2 decimals)" % (
-                what, value)
-        return "the %s '%s' has the wrong format" % (what, value)
+            return say(_("the %(what)s '%(value)s' is not a valid amount (digits, a dot and at "
+                         "most 2 decimals)"), value=value)
+        return say(_("the %(what)s '%(value)s' has the wrong format"), value=value)
     m = re.search(r"\[facet 'maxLength'\] The value has a length of '(\d+)'; this exceeds the "
                   r"allowed maximum length of '(\d+)'", msg)
     if m:
-        return "the %s is too long (%s characters; at most %s allowed)" % (what, m.group(1), m.group(2))
+        return say(_("the %(what)s is too long (%(length)s characters; at most %(limit)s "
+                     "allowed)"), length=m.group(1), limit=m.group(2))
     m = re.search(r"\[facet 'minLength'\] The value has a length of '(\d+)'; this underruns the "
                   r"allowed minimum length of '(\d+)'", msg)
     if m:
         if m.group(1) == "0":
-            return "the %s is empty; fill it in or leave it out" % what
-        return "the %s is too short (%s characters; at least %s needed)" % (what, m.group(1),
-                                                                            m.group(2))
+            return say(_("the %(what)s is empty; fill it in or leave it out"))
+        return say(_("the %(what)s is too short (%(length)s characters; at least %(limit)s "
+                     "needed)"), length=m.group(1), limit=m.group(2))
     m = re.search(r"\[facet 'length'\] The value has a length of '(\d+)'; this differs from the "
                   r"allowed length of '(\d+)'", msg)
     if m:
-        return "the %s must have exactly %s characters (has %s)" % (what, m.group(2), m.group(1))
+        return say(_("the %(what)s must have exactly %(limit)s characters (has %(length)s)"),
+                   limit=m.group(2), length=m.group(1))
     m = re.search(r"\[facet 'fractionDigits'\] The value '([^']*)' has more fractional digits "
                   r"than are allowed \('(\d+)'\)", msg)
     if m:
-        return "the %s '%s' has too many decimals (at most %s)" % (what, m.group(1), m.group(2))
+        return say(_("the %(what)s '%(value)s' has too many decimals (at most %(limit)s)"),
+                   value=m.group(1), limit=m.group(2))
     m = re.search(r"\[facet 'totalDigits'\] The value '([^']*)'", msg)
     if m:
-        return "the %s '%s' has too many digits" % (what, m.group(1))
+        return say(_("the %(what)s '%(value)s' has too many digits"), value=m.group(1))
     m = re.search(r"\[facet '(min|max)Inclusive'\] The value '([^']*)' is (?:less|greater) than the "
                   r"(?:minimum|maximum) value allowed \('([^']*)'\)", msg)
     if m:
-        word = "before" if m.group(1) == "min" else "after"
+        low = m.group(1) == "min"
         if "date" in what or element.startswith("P_6") or element == "P_1":
-            return "the %s %s is %s the allowed %s" % (what, m.group(2), word, m.group(3))
-        return "the %s %s is %s the allowed %s" % (
-            what, m.group(2), "below" if m.group(1) == "min" else "above", m.group(3))
+            template = (_("the %(what)s %(value)s is before the allowed %(limit)s") if low
+                        else _("the %(what)s %(value)s is after the allowed %(limit)s"))
+        else:
+            template = (_("the %(what)s %(value)s is below the allowed %(limit)s") if low
+                        else _("the %(what)s %(value)s is above the allowed %(limit)s"))
+        return say(template, value=m.group(2), limit=m.group(3))
     m = re.search(r"'([^']*)' is not a valid value of the (?:atomic|union|list) type '([^']*)'", msg)
     if m:
         type_name = _NAME_RE.sub(r"\1", m.group(2))
         if "Data" in type_name:
-            return "the %s '%s' is not a valid date (YYYY-MM-DD)" % (what, m.group(1))
+            return say(_("the %(what)s '%(value)s' is not a valid date (YYYY-MM-DD)"),
+                       value=m.group(1))
         if "Kwot" in type_name or "Ilosci" in type_name or "Procent" in type_name:
-            return "the %s '%s' is not a valid number" % (what, m.group(1))
-        return "the %s '%s' is not a valid value (%s)" % (what, m.group(1), type_name)
+            return say(_("the %(what)s '%(value)s' is not a valid number"), value=m.group(1))
+        return say(_("the %(what)s '%(value)s' is not a valid value (%(type)s)"),
+                   value=m.group(1), type=type_name)
     if "Missing child element(s)" in msg:
         missing = _missing_required(value_node)
         expected = missing or _names(msg.split("Expected is", 1)[-1])
-        return "the %s is incomplete: %s is missing" % (
-            what, " and ".join(codes.label(n) for n in expected) or "a required element")
+        return say(_("the %(what)s is incomplete: %(missing)s is missing"),
+                   missing=_and(codes.label(n) for n in expected) if expected
+                   else _("a required element"))
     if "This element is not expected" in msg:
         expected = _names(msg.split("Expected is", 1)[-1]) if "Expected is" in msg else []
         parent = value_node.getparent() if value_node is not None else None
         missing = _missing_required(parent)
         if missing:
-            return "the %s is missing before the %s" % (" and ".join(
-                codes.label(n) for n in missing), what)
+            return say(_("the %(missing)s is missing before the %(what)s"),
+                       missing=_and(codes.label(n) for n in missing))
         if expected and len(expected) < 10:
             # libxml2 lists every element allowed here; the last one is the first required
-            return ("the %s is missing before the %s (or the elements are in the wrong order)"
-                    % (codes.label(expected[-1]), what))
+            return say(_("the %(missing)s is missing before the %(what)s (or the elements are in "
+                         "the wrong order)"), missing=codes.label(expected[-1]))
         if expected:
-            return ("the %s is not allowed here (wrong order or a missing element); allowed here: "
-                    "%s ..." % (what, ", ".join(codes.label(n) for n in expected[:5])))
-        return "the %s is not allowed here" % what
+            return say(_("the %(what)s is not allowed here (wrong order or a missing element); "
+                         "allowed here: %(allowed)s ..."),
+                       allowed=_join((codes.label(n) for n in expected[:5]), ", "))
+        return say(_("the %(what)s is not allowed here"))
     if "is not a valid value of" in msg or "[facet" in msg:
-        return "the %s has an invalid value" % what
+        return say(_("the %(what)s has an invalid value"))
     if attribute:
-        return "attribute '%s' of the %s is wrong" % (attribute, what)
+        return say(_("attribute '%(attribute)s' of the %(what)s is wrong"), attribute=attribute)
     return msg
 
 
@@ -387,10 +452,17 @@ def humanize_error(error, doc_root):
         "FaWiersz", "Podmiot3") else node)
     if where and element in ("Podmiot1", "Podmiot2"):
         where = ""
-    text = "%s: %s" % (where, sentence) if where else sentence[0].upper() + sentence[1:]
-    if not text.endswith("."):
-        text += "."
-    return Problem(text, element=element, path=error.path, raw=raw, code="xsd")
+    dot = not str(sentence).endswith(".")
+    if where:
+        template = _("%(where)s: %(sentence)s.") if dot else "%(where)s: %(sentence)s"
+        params = {"where": where, "sentence": sentence}
+    else:
+        # the Odoo layer capitalises the translated sentence (ksef_i18n.problem_message)
+        template = _("%(sentence)s.") if dot else "%(sentence)s"
+        params = {"sentence": _Capitalized(sentence.template, sentence.params)
+                  if isinstance(sentence, Text) else sentence[:1].upper() + sentence[1:]}
+    return Problem(template, element=element, path=error.path, raw=raw, code="xsd",
+                   params=params)
 
 
 def validate_tree(root, schema):
