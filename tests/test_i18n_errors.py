@@ -71,3 +71,31 @@ class TestKsefI18nErrors(KsefTestCommon):
         labels = ksef_i18n.bucket_labels(pl)
         self.assertEqual(set(labels), set(ksef_i18n.bucket_labels(self.env(context={"lang": "en_US"}))))
         self.assertIn("odwrotne obciążenie", labels["10"])
+
+    def test_fa3_problems_in_polish(self):
+        from types import SimpleNamespace
+
+        from ..ksef.fa3 import codes, schema
+        from ..ksef.fa3.schema import Problem
+
+        # a business check with parameters, the VAT bucket label nested in it
+        check = Problem("Totals: %(field)s is set but no line has the %(rate)s.",
+                        params={"field": "P_13_1", "rate": codes.BUCKET_LABELS["1"]}, code="totals")
+        self.assertEqual(str(check), "Totals: P_13_1 is set but no line has the basic rate 23%/22%.")
+        # an XSD explanation: element labels in their official Polish form
+        xsd = schema.humanize_error(SimpleNamespace(
+            message="Element '{%s}P_1': [facet 'maxLength'] The value has a length of '300'; this "
+                    "exceeds the allowed maximum length of '256'." % codes.NS, path=None), None)
+        self.assertTrue(str(xsd).startswith("The issue date"), str(xsd))
+        moves = self.env["account.move"].with_context(lang="pl_PL")
+        texts = moves._l10n_pl_ksef_problems_from_error(
+            ksef_errors.InvoiceValidationError(problems=[check, xsd, "a plain problem"]))
+        self.assertEqual(texts[0], "Podsumowanie: podano P_13_1, ale żadna pozycja nie ma stawki: "
+                                   "stawka podstawowa 23%/22%.")
+        self.assertIn("wartość za długa (300 znaków; dozwolone najwyżej 256)", texts[1])
+        self.assertTrue(texts[1].startswith("Data wystawienia (P_1)"), texts[1])
+        self.assertEqual(texts[2], "A plain problem")
+        # English users keep the core's text
+        en = self.env["account.move"].with_context(lang="en_US")
+        self.assertEqual(en._l10n_pl_ksef_problems_from_error(
+            ksef_errors.InvoiceValidationError(problems=[check, xsd])), [str(check), str(xsd)])

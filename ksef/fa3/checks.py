@@ -271,6 +271,23 @@ def check_invoice(invoice, *, strict=True, tolerance=None):
     return problems
 
 
+#: total field prefix -> (total missing, total differs from the lines)
+_TOTAL_MESSAGES = {
+    "p_13_": (
+        _("Totals: lines have the %(rate)s but the net total %(field)s is missing (expected "
+          "%(expected)s)."),
+        _("Totals: the net total of the %(rate)s (%(field)s) is %(given)s, but the lines add up "
+          "to %(expected)s."),
+    ),
+    "p_14_": (
+        _("Totals: lines have the %(rate)s but the VAT total %(field)s is missing (expected "
+          "%(expected)s)."),
+        _("Totals: the VAT total of the %(rate)s (%(field)s) is %(given)s, but the lines add up "
+          "to %(expected)s."),
+    ),
+}
+
+
 def _compare_with_lines(inv, totals, tolerance):
     problems = []
     computed = compute_totals(inv)
@@ -291,15 +308,7 @@ def _compare_with_lines(inv, totals, tolerance):
         counts[bucket] = counts.get(bucket, 0) + 1
     for bucket, n in counts.items():
         allowed = tolerance if tolerance is not None else CENT * max(1, n)
-        for prefix, missing_msg, differs_msg in (
-                ("p_13_", _("Totals: lines have the %(rate)s but the net total %(field)s is "
-                            "missing (expected %(expected)s)."),
-                 _("Totals: the net total of the %(rate)s (%(field)s) is %(given)s, but the lines "
-                   "add up to %(expected)s.")),
-                ("p_14_", _("Totals: lines have the %(rate)s but the VAT total %(field)s is "
-                            "missing (expected %(expected)s)."),
-                 _("Totals: the VAT total of the %(rate)s (%(field)s) is %(given)s, but the lines "
-                   "add up to %(expected)s."))):
+        for prefix, (missing_msg, differs_msg) in _TOTAL_MESSAGES.items():
             if prefix == "p_14_" and bucket not in codes.VAT_BUCKETS:
                 continue
             given = getattr(totals, prefix + bucket)

@@ -65,3 +65,43 @@ def test_nested_text_and_api_error_defaults():
     bad = errors.InvoiceValidationError(problems=["x", "y"])
     assert bad.message == "The invoice is not valid for KSeF:\n- x\n- y"
     assert bad.params == {"problems": "- x\n- y"}
+
+
+def test_fa3_problems_keep_template_and_params():
+    from ksef.fa3 import check_invoice
+    from ksef.fa3.schema import Problem
+
+    from .fa3_helpers import make_invoice
+
+    inv = make_invoice()
+    inv.number = None
+    inv.seller.nip = "1234567890"
+    inv.kind = "XYZ"
+    problems = check_invoice(inv)
+    assert len(problems) >= 3
+    for problem in problems:
+        assert isinstance(problem, Problem) and problem.template and problem.code
+        assert not POSITIONAL.search(problem.template), problem.template
+        assert str(problem) == problem.message == errors.format_message(problem.template,
+                                                                        problem.params)
+    nip_problem = next(p for p in problems if p.code == "nip")
+    assert nip_problem.params == {"nip": "1234567890"}
+    assert "%(nip)s" in nip_problem.template and "1234567890" in nip_problem
+
+
+def test_xsd_explanation_is_a_template_with_polish_labels():
+    from types import SimpleNamespace
+
+    from ksef.fa3 import codes, schema
+
+    error = SimpleNamespace(path=None, message=(
+        "Element '{%s}P_2': [facet 'minLength'] The value has a length of '0'; this underruns "
+        "the allowed minimum length of '1'." % codes.NS))
+    problem = schema.humanize_error(error, None)
+    assert str(problem) == ("The invoice number (numer faktury, P_2) is empty; fill it in or "
+                            "leave it out.")
+    assert problem.template == "%(sentence)s."
+    sentence = problem.params["sentence"]
+    assert sentence.template == "the %(what)s is empty; fill it in or leave it out"
+    label = sentence.params["what"]
+    assert label == codes.label("P_2") and label.polish == "numer faktury (P_2)"
