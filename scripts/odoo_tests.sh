@@ -45,7 +45,7 @@ echo "database $db, http port $port, log $log"
 set +e
 (cd "$work" && "$ODOO_PY" "$ODOO_BIN" server -d "$db" \
    --addons-path="$ODOO_HOME/odoo/addons,$ODOO_HOME/odoo/odoo/addons,$work" \
-   -i l10n_pl_ksef --test-enable --test-tags /l10n_pl_ksef --stop-after-init \
+   -i l10n_pl_ksef,sale --test-enable --test-tags /l10n_pl_ksef --stop-after-init \
    --http-port="$port" --http-interface=127.0.0.1 --log-level=test --workers=0 \
    --log-handler=odoo.tests.common.requests:WARNING \
    ${KSEF_ODOO_ARGS:-}) >"$log" 2>&1

@@ -10,3 +10,4 @@ from . import test_import_emulator
 from . import test_send_batch
 from . import test_send_outage
 from . import test_i18n_errors
+from . import test_send_downpayment
