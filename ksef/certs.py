@@ -116,7 +116,9 @@ def load_certificate(data) -> x509.Certificate:
             return x509.load_pem_x509_certificate(stripped, backend())
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise CertificateError(_NOT_A_CERT_MSG) from exc
-    candidates = [stripped]
+    # DER is binary: its last byte may be 0x09-0x0d or 0x20, so try it unstripped first
+    # (a file with a stray newline added by a text editor is tried stripped next).
+    candidates = [data] if data == stripped else [data, stripped]
     decoded = _maybe_base64(stripped)
     if decoded:
         candidates.append(decoded)
@@ -166,19 +168,23 @@ def load_private_key(data, password=None):
     data = _as_bytes(data)
     if not isinstance(data, bytes) or not data.strip():
         raise CertificateError(_NOT_A_KEY_MSG)
-    data = data.strip()
+    stripped = data.strip()
     pwd = _password_bytes(password)
-    if b"-----BEGIN" in data:
-        if b"PRIVATE KEY-----" not in data:
-            if b"CERTIFICATE-----" in data:
+    if b"-----BEGIN" in stripped:
+        if b"PRIVATE KEY-----" not in stripped:
+            if b"CERTIFICATE-----" in stripped:
                 raise CertificateError(_(
                     "This file contains a certificate, not a private key. Upload the private key "
                     "(.key/.pem) that was created together with the certificate request."))
             raise CertificateError(_NOT_A_KEY_MSG)
-        loaders = [(data, serialization.load_pem_private_key)]
+        loaders = [(stripped, serialization.load_pem_private_key)]
     else:
+        # DER is binary: never strip it before trying it as is (its last byte may be 0x09-0x0d
+        # or 0x20); a stray newline added by a text editor is handled by the stripped retry.
         loaders = [(data, serialization.load_der_private_key)]
-        decoded = _maybe_base64(data)
+        if stripped != data:
+            loaders.append((stripped, serialization.load_der_private_key))
+        decoded = _maybe_base64(stripped)
         if decoded:
             loaders.append((decoded, serialization.load_der_private_key))
 

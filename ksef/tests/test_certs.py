@@ -205,6 +205,44 @@ def test_key_formats(ec_offline, rsa_auth):
     assert certs.load_private_key(pem, "x").private_numbers() == ec_key.private_numbers()
 
 
+_DER_WHITESPACE_TAIL = b" \t\n\r\x0b\x0c"
+
+
+def _der_ending_in_whitespace(make):
+    """A DER blob from ``make()`` whose last byte is one bytes.strip() would remove."""
+    for _ in range(2000):  # about 1 in 40 random keys/signatures ends that way
+        der = make()
+        if der[-1:] in [bytes([b]) for b in _DER_WHITESPACE_TAIL]:
+            return der
+    raise AssertionError("no DER blob ending in a whitespace byte was produced")
+
+
+def test_der_key_ending_in_a_whitespace_byte_loads():
+    """Regression: DER is binary; stripping it cut the key's last byte (seen in CI)."""
+    keys = {}
+
+    def make():
+        key = ec.generate_private_key(ec.SECP256R1(), backend())
+        der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        keys[der] = key
+        return der
+
+    der = _der_ending_in_whitespace(make)
+    assert certs.load_private_key(der, None).private_numbers() == keys[der].private_numbers()
+    # ...and a DER key with a newline appended by an editor still loads
+    assert certs.load_private_key(der + b"\n").private_numbers() == keys[der].private_numbers()
+
+
+def test_der_certificate_ending_in_a_whitespace_byte_loads():
+    def make():
+        return certs.make_test_certificate(nip=NIP, cert_type="Offline", key_type="ec").cert_der
+
+    der = _der_ending_in_whitespace(make)
+    assert certs.load_certificate(der).public_bytes(serialization.Encoding.DER) == der
+    assert certs.load_certificate(der + b"\r\n").public_bytes(serialization.Encoding.DER) == der
+
+
 def test_not_a_key(rsa_auth):
     with pytest.raises(CertificateError, match="not a private key") as info:
         certs.load_private_key(b"definitely not a key", "pw")
