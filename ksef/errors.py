@@ -13,7 +13,12 @@ message in the user's language. A plain message string still works: its
 ``template`` is the message itself and ``params`` is empty.
 """
 
+import re
+
 from .i18n import _
+
+#: a KSeF number inside a text (KSeF 2.0, 35 characters)
+_KSEF_NUMBER_RE = re.compile(r"\b\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}\b")
 
 
 def format_message(template, params):
@@ -71,6 +76,18 @@ class CertificateTypeError(CertificateError):
 
 class CertificateKeyMismatchError(CertificateError):
     """The private key does not belong to the certificate."""
+
+
+class InvalidCollectiveIdentifierError(KSeFConfigError):
+    """A collective identifier (identyfikator zbiorczy) is malformed or its CRC-8 checksum is
+    wrong; nothing was sent. ``value`` is what was given, ``reason`` one of "empty", "length",
+    "format", "checksum"."""
+
+
+class CollectiveIdentifierRequestError(KSeFConfigError):
+    """A collective identifier request cannot be sent as it is (too few or too many invoices, a
+    description over 512 characters, a malformed KSeF number or payment, a date range over 100
+    days, a bad page size...); nothing was sent. ``reason`` names the check that failed."""
 
 
 class XMLSecurityError(KSeFError):
@@ -143,6 +160,46 @@ class KSeFBadRequest(KSeFAPIError):
     """HTTP 400: KSeF rejected the request's content."""
 
 
+class CollectiveIdentifierRejected(KSeFBadRequest):
+    """KSeF refused a collective identifier request with one of its 71xxx exception codes.
+
+    ``ksef_numbers`` lists the KSeF numbers KSeF named in the error details (the invoices to
+    look at). The subclasses below tell the cases apart. For 71004 and 71005 the client already
+    detects the problem before sending (the KSeF number starts with the seller's NIP): the same
+    class is raised then, with ``http_status`` None and ``local`` True.
+    """
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault("local", False)
+        super().__init__(message, **kwargs)
+        if not getattr(self, "ksef_numbers", None):
+            found = []
+            for _code, _desc, details in self.errors or []:
+                for text in details or ():
+                    for number in _KSEF_NUMBER_RE.findall(str(text)):
+                        if number not in found:
+                            found.append(number)
+            self.ksef_numbers = found
+
+
+class CollectiveInvoiceUnavailable(CollectiveIdentifierRejected):
+    """71001: KSeF does not know the invoice, or it cannot be put in a collective identifier in
+    this context (the company is neither its seller, buyer nor another party on it)."""
+
+
+class CollectiveInvoiceLimitReached(CollectiveIdentifierRejected):
+    """71002: the invoice already belongs to the maximum number of collective identifiers
+    (132 per context)."""
+
+
+class CollectiveInvoicesOfDifferentSellers(CollectiveIdentifierRejected):
+    """71004: the invoices were issued by different sellers; one identifier covers one seller."""
+
+
+class CollectiveDuplicateInvoice(CollectiveIdentifierRejected):
+    """71005: the same KSeF number appears more than once in the request."""
+
+
 class KSeFUnauthorized(KSeFAPIError):
     """HTTP 401: the access token is missing, expired or revoked."""
 
@@ -191,3 +248,12 @@ class KSeFPackageError(KSeFError):
 
     default_message = _("The invoice package downloaded from KSeF is damaged or unreadable. Nothing "
                        "was imported; the next run downloads it again.")
+
+
+#: KSeF exception codes (HTTP 400) with a dedicated class; the transport picks the class from here
+BAD_REQUEST_CLASSES = {
+    71001: CollectiveInvoiceUnavailable,
+    71002: CollectiveInvoiceLimitReached,
+    71004: CollectiveInvoicesOfDifferentSellers,
+    71005: CollectiveDuplicateInvoice,
+}

@@ -43,6 +43,14 @@ _KNOWN_CODE_HINTS = {
     26001: _("A KSeF token cannot be given permissions its creator does not have; log in with a "
            "certificate/signature of the company owner to create it."),
     26002: _("A KSeF token cannot be created in this context; log in with a certificate/signature."),
+    71001: _("An invoice is unknown to KSeF or cannot be put in a collective identifier in this "
+           "company's context (only invoices the company issued, received or is named on can be "
+           "grouped); check the KSeF numbers."),
+    71002: _("An invoice already belongs to the maximum number of collective identifiers (132); "
+           "pay it with its own KSeF number or with an identifier that already contains it."),
+    71004: _("The invoices of one collective identifier must all be issued by the same seller; "
+           "make one identifier (and one transfer) per seller."),
+    71005: _("The same KSeF number is listed twice; list each invoice once."),
 }
 
 _FORBIDDEN_HINTS = {
@@ -134,7 +142,11 @@ def error_from_response(response, operation=""):
         for code, desc, det in errors_list) or description
     params = {"what": what, "summary": summary, "description": description, "status": status}
     if status == 400:
-        cls = errors.KSeFBadRequest
+        try:
+            code = int(exception_code) if exception_code is not None else None
+        except (TypeError, ValueError):
+            code = None
+        cls = errors.BAD_REQUEST_CLASSES.get(code, errors.KSeFBadRequest)
         params["hint"] = Text(_KNOWN_CODE_HINTS.get(exception_code, _("Correct the data and try again.")))
         message = _("KSeF rejected the request%(what)s: %(summary)s. %(hint)s")
     elif status == 401:
