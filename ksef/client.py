@@ -33,7 +33,16 @@ from .transport import Transport
 
 _logger = logging.getLogger(__name__)
 
+#: permissions a KSeF token may carry (TokenPermissionType; CollectiveIdentifierManage since API 2.7)
+TOKEN_PERMISSIONS = ("InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
+                     "SubunitManage", "EnforcementOperations", "Introspection",
+                     "CollectiveIdentifierManage")
+#: what the module needs: send (InvoiceWrite) and download (InvoiceRead) invoices. Either of them
+#: also allows the collective identifier operations, so CollectiveIdentifierManage is not asked
+#: for by default (an environment still on API 2.6 refuses the unknown value).
 DEFAULT_TOKEN_PERMISSIONS = ("InvoiceWrite", "InvoiceRead")
+#: tokens made on TEST / the emulator (ksef.bootstrap) also carry the dedicated permission
+TEST_TOKEN_PERMISSIONS = DEFAULT_TOKEN_PERMISSIONS + ("CollectiveIdentifierManage",)
 
 
 def resolve_environment(environment):
@@ -194,16 +203,22 @@ class KSeFClient:
             self.refresh()
             return self.transport.request(method, path, token=self.tokens.access_token, **kwargs)
 
-    def _paged(self, path, items_key, path_params=None, params=None, operation=None):
+    def _paged(self, path, items_key, path_params=None, params=None, operation=None, method="GET",
+               json=None):
+        """Items of every page of a listing paged by ``x-continuation-token``. A POST listing
+        (``json`` = the filters, sent again with each page) is read-only, so it is retried
+        like a GET."""
         token = None
+        seen = set()
         while True:
             headers = {"x-continuation-token": token} if token else None
-            data = self.call("GET", path, path_params=path_params, params=params, headers=headers,
-                             operation=operation).json()
+            data = self.call(method, path, path_params=path_params, params=params, headers=headers,
+                             json=json, idempotent=True, operation=operation).json()
             yield from data.get(items_key) or []
             token = data.get("continuationToken")
-            if not token:
+            if not token or token in seen:      # a token seen before would loop for ever
                 return
+            seen.add(token)
 
     # --- KSeF tokens -------------------------------------------------------------------------
     def generate_ksef_token(self, permissions=DEFAULT_TOKEN_PERMISSIONS,
@@ -332,6 +347,51 @@ class KSeFClient:
             if any(s.is_success for s in matches):
                 break
         return pick_best(matches)
+
+    # --- collective identifiers (ksef/collective.py) ----------------------------------------
+    def generate_collective_identifier(self, invoices, max_invoices=None):
+        """One collective identifier for several invoices of one seller -> its number (str).
+
+        ``invoices``: 2..500 (the context's limit) items, each a KSeF number or a dict/object
+        with ``ksef_number``, optional ``description`` (<= 512 characters) and optional
+        ``amount`` + ``currency`` (what the transfer pays for it). Checked locally first
+        (CollectiveIdentifierRequestError; CollectiveDuplicateInvoice and
+        CollectiveInvoicesOfDifferentSellers for 71005/71004). Never repeated blindly: see
+        ``collective.generate_collective_identifier``.
+        """
+        from . import collective
+        return collective.generate_collective_identifier(self, invoices, max_invoices)
+
+    def find_collective_identifier(self, ksef_numbers, created_after=None):
+        """The identifier created in this context for exactly these invoices, or None."""
+        from . import collective
+        return collective.find_collective_identifier(self, ksef_numbers, created_after)
+
+    def query_collective_identifiers(self, date_from, date_to=None, number=None,
+                                     created_in_current_context=None, invoice_count_from=None,
+                                     invoice_count_to=None, page_size=100):
+        """Identifiers created from ``date_from`` to ``date_to`` (at most 100 days; dates are whole
+        days in Polish time) -> [collective.CollectiveIdentifier], newest first, all pages."""
+        from . import collective
+        return collective.query_collective_identifiers(
+            self, date_from, date_to, number, created_in_current_context, invoice_count_from,
+            invoice_count_to, page_size)
+
+    def collective_identifiers_of_invoice(self, ksef_number, page_size=100):
+        """Identifiers that contain the invoice -> [collective.CollectiveIdentifier]."""
+        from . import collective
+        return collective.collective_identifiers_of_invoice(self, ksef_number, page_size)
+
+    def collective_identifier_invoices(self, numbers, page_size=500):
+        """Invoices (with amounts) of one or more identifiers -> [collective.CollectiveIdentifierInvoice];
+        more than 10 identifiers are asked for in several calls of 10."""
+        from . import collective
+        return collective.collective_identifier_invoices(self, numbers, page_size)
+
+    def collective_identifier_max_invoices(self):
+        """How many invoices one identifier may group in this context (default 500)."""
+        from . import collective
+        return collective.collective_identifier_max_invoices(self)
 
     # --- UPO ---------------------------------------------------------------------------------
     def _checked_upo(self, response, what, max_bytes=xmlsafe.DEFAULT_MAX_BYTES):
