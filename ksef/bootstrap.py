@@ -6,12 +6,12 @@ certificate, log in with XAdES, ``POST /tokens``, wait until the token is Active
 Used by the demo and by Odoo's evaluation mode. Never on production.
 """
 from . import environments, errors
-from .client import DEFAULT_TOKEN_PERMISSIONS, KSeFClient, resolve_environment
+from .client import TEST_TOKEN_PERMISSIONS, KSeFClient, resolve_environment
 from .i18n import _
 from .nip import check_nip
 
 
-def obtain_test_token(environment_or_url, nip, permissions=DEFAULT_TOKEN_PERMISSIONS,
+def obtain_test_token(environment_or_url, nip, permissions=TEST_TOKEN_PERMISSIONS,
                       description="Odoo l10n_pl_ksef test token", timeout=60.0, client_kwargs=None):
     """Return a new KSeF token (str) for ``nip`` on TEST/DEMO-like environments.
 

@@ -25,7 +25,8 @@ from .store import Store
 _logger = logging.getLogger(__name__)
 
 ALL_PERMISSIONS = ["InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
-                   "SubunitManage", "EnforcementOperations", "Introspection"]
+                   "SubunitManage", "EnforcementOperations", "Introspection",
+                   "CollectiveIdentifierManage"]
 
 
 def token_hash(token):
@@ -37,6 +38,7 @@ def _load_handlers():
         auth,
         batch,
         certificates,
+        collective,
         exports,
         invoices,
         limits,
@@ -77,6 +79,8 @@ class Emulator:
         self.export_part_size = 50 * 1024 * 1024
         self.export_delay = 0.0            # seconds an export stays "100 running"
         self.batch_max_uncompressed = 2 * 1024 ** 3
+        # collective identifiers: identifiers one context may put an invoice in (KSeF: 132)
+        self.collective_max_identifiers_per_invoice = 132
         self.blobs = {}                    # uploaded batch parts, export parts (memory only)
         self.exports = {}
         self._server = None

@@ -59,6 +59,12 @@ DESCRIPTIONS = {
     26001: "Nie można nadać tokenowi uprawnień których nie posiadasz.",
     26002: "Nie można wygenerować tokena dla obecnego typu kontekstu.",
     30001: "Podmiot lub uprawnienie już istnieje.",
+    # collective identifiers: 71001/71002 verbatim from the official OpenAPI (API 2.7, its
+    # spelling kept); 71004/71005 are not described there (only in SDKs generated from 2.9)
+    71001: "Faktura nie może zostac przypisana do Identyfikatora Zbiorczego.",
+    71002: "Faktura jest już przypisana do maksymalnej liczby Identyfikatorów Zbiorczych.",
+    71004: "Faktury należą do różnych sprzedawców.",
+    71005: "Zduplikowany numer KSeF w żądaniu.",
 }
 
 

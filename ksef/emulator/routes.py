@@ -1,7 +1,9 @@
 """Operation table of KSeF API 2.0 with the ministry's rate limits.
 
 Generated from the ``x-rate-limits`` extension and the 429 response tables of
-the official OpenAPI file (ksef-api-v2.openapi.json, API 2.6.0); embedded so
+the official OpenAPI file (ksef-api-v2.openapi.json, API 2.6.0), plus the operations
+API 2.7 added (collective identifiers, PUT /testdata/certificates/{serialNumber}) from the
+ministry's newest open-api.json (CIRFMF/ksef-api; see ksef/tests/openapi/); embedded so
 the emulator does not need the OpenAPI file at run time.
 Each row: (method, path template, rate-limit group or None, (per s, per min, per h)).
 A group of None means "per IP, per second only" (public and auth operations).
@@ -89,6 +91,12 @@ OPERATIONS = [
     ("POST", "/permissions/query/subordinate-entities/roles", 'other', (10, 30, 120)),
     ("POST", "/permissions/query/authorizations/grants", 'other', (10, 30, 120)),
     ("POST", "/permissions/query/eu-entities/grants", 'other', (10, 30, 120)),
+    # API 2.7
+    ("PUT", "/testdata/certificates/{serialNumber}", 'other', (10, 30, 120)),
+    ("POST", "/collective-identifiers", 'collectiveIdentifier', (20, 120, 240)),
+    ("POST", "/collective-identifiers/query", 'collectiveIdentifier', (20, 120, 240)),
+    ("POST", "/collective-identifiers/invoices", 'collectiveIdentifier', (20, 120, 240)),
+    ("GET", "/collective-identifiers/ksef/{ksefNumber}", 'collectiveIdentifier', (20, 120, 240)),
 ]
 
 #: rate-limit groups of GET /rate-limits (EffectiveApiRateLimits) with their PRD values
@@ -104,6 +112,7 @@ GROUPS = {
     "invoiceExport": (8, 16, 20),
     "invoiceExportStatus": (10, 60, 600),
     "invoiceDownload": (8, 16, 64),
+    "collectiveIdentifier": (20, 120, 240),
     "other": (10, 30, 120),
 }
 

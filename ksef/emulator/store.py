@@ -10,7 +10,7 @@ import json
 import sqlite3
 
 KINDS = ("meta", "auth", "bearer", "ksef_tokens", "sessions", "invoices", "certs",
-         "enrollments", "grants", "challenges", "upo_links")
+         "enrollments", "grants", "challenges", "upo_links", "collective", "context_limits")
 
 
 class Store:
@@ -72,3 +72,8 @@ class Store:
     @property
     def certificates(self):
         return self.table("certs")
+
+    @property
+    def collective_identifiers(self):
+        """Collective identifiers by number."""
+        return self.table("collective")

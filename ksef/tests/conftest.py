@@ -8,6 +8,11 @@
   /v2 (pre-signed download links) are not in the spec and are skipped, and so is the body of
   5xx answers (the spec describes none). Returns the response.
 * ``openapi_spec``: the loaded ``openapi_core.OpenAPI`` (session scope), or skip if unavailable.
+
+The shared OpenAPI file is API 2.6.0. ``load_openapi_document()`` adds the official API 2.7
+definitions our code uses (collective identifiers, PUT /testdata/certificates/{serialNumber},
+the 2.7 permission and rate-limit enums) from ``openapi/ksef-api-2.7-additions.json`` (a fragment
+of the ministry's open-api.json, see its ``x-source``), so those operations are validated too.
 """
 import json
 import os
@@ -20,6 +25,22 @@ SHARED = os.path.join(os.path.dirname(REPO), "shared", "ksef")
 OPENAPI_FILE = os.path.join(SHARED, "openapi", "ksef-api-v2.openapi.json")
 FA_SCHEMA_DIR = os.path.join(SHARED, "schemas", "FA")
 SPEC_HOST = "https://api-test.ksef.mf.gov.pl"
+OPENAPI_ADDITIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi",
+                                 "ksef-api-2.7-additions.json")
+
+
+def load_openapi_document():
+    """The shared 2.6.0 OpenAPI document with the official 2.7 additions merged in: their paths
+    are added (a path already there gets the new methods) and their schemas replace or extend
+    ``components.schemas``."""
+    with open(OPENAPI_FILE, encoding="utf-8") as handle:
+        document = json.load(handle)
+    with open(OPENAPI_ADDITIONS, encoding="utf-8") as handle:
+        additions = json.load(handle)
+    for path, item in additions["paths"].items():
+        document["paths"].setdefault(path, {}).update(item)
+    document["components"]["schemas"].update(additions["components"]["schemas"])
+    return document
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +80,7 @@ def openapi_spec():
     config = Config(extra_media_type_deserializers={
         "application/problem+json": json.loads,
         "application/xml": lambda data: data.decode("utf-8") if isinstance(data, bytes) else data})
-    return OpenAPI.from_file_path(OPENAPI_FILE, config=config)
+    return OpenAPI.from_dict(load_openapi_document(), config=config)
 
 
 def _mapped_request(prepared):

@@ -1,5 +1,4 @@
 """Emulator: fault injection, unavailability, rate limits (429 + Retry-After), SQLite persistence."""
-import json
 import time
 
 import pytest
@@ -9,7 +8,7 @@ from ksef.emulator import Emulator
 from ksef.emulator.ratelimits import RateLimiter
 from ksef.emulator.routes import OPERATIONS, Router
 
-from .conftest import FA_SCHEMA_DIR, OPENAPI_FILE
+from .conftest import FA_SCHEMA_DIR, load_openapi_document
 from .emulator_support import SAMPLE_NIP, Api, fresh_invoice
 
 SEND = "/sessions/online/{referenceNumber}/invoices"
@@ -23,8 +22,7 @@ def api(emulator, openapi_check):
 
 
 def test_operation_table_matches_the_official_openapi():
-    with open(OPENAPI_FILE, encoding="utf-8") as handle:
-        spec = json.load(handle)
+    spec = load_openapi_document()      # 2.6.0 + the official 2.7 operations we serve
     official = {}
     for path, ops in spec["paths"].items():
         for method, op in ops.items():

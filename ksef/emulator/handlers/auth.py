@@ -189,6 +189,8 @@ def xades_signature(emu, req):
         status = _status(460, "Nieważny certyfikat")
     if status["code"] == 200 and certs.certificate_type(cert) == certs.OFFLINE:
         status = _status(460, "Niepoprawny certyfikat")
+    if status["code"] == 200 and issued is not None and issued["validTo"] <= time.time():
+        status = _status(460, "Nieważny certyfikat")    # validTo shortened (PUT /testdata/...)
     if status["code"] == 200 and issued is not None and issued["status"] != "Active":
         status = _status(460, "Certyfikat odwołany" if issued["status"] == "Revoked"
                          else "Certyfikat zawieszony")

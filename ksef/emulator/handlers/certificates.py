@@ -246,3 +246,24 @@ def revoke(emu, req):
 
 
 
+
+
+@route("PUT", "/testdata/certificates/{serialNumber}")
+def shorten_validity(emu, req):
+    """TEST only (API 2.7): move a KSeF certificate's ``validTo`` earlier, to try its expiry. The
+    new date may not be later than the current one; the certificate must be the authenticated
+    subject's (25008 otherwise). The certificate file keeps its notAfter: KSeF's registry decides
+    (status Expired in /certificates/query, status 460 at XAdES login)."""
+    _bearer, op = emu.authorize(req)
+    rec = _own_cert(emu, op, req.params["serialNumber"])
+    body = req.json()
+    try:
+        valid_to = parse_iso(body["validTo"])
+    except (KeyError, ValueError, TypeError):
+        raise bad_request(21405, "validTo (data i czas) jest wymagane.") from None
+    if valid_to > rec["validTo"]:
+        raise bad_request(21405, "validTo: nowa data ważności nie może być późniejsza niż obecna (%s)."
+                          % iso(rec["validTo"]))
+    rec["validTo"] = valid_to
+    emu.state.put("certs", rec["certificateSerialNumber"], rec)
+    return empty(200)

@@ -9,7 +9,8 @@ from ..server import empty, json_response, route
 from .util import continuation
 
 PERMISSIONS = ("InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
-               "SubunitManage", "EnforcementOperations", "Introspection")
+               "SubunitManage", "EnforcementOperations", "Introspection",
+               "CollectiveIdentifierManage")      # TokenPermissionType, API 2.7
 _CTX_PREFIX = {"Nip": "nip", "InternalId": "internalId", "NipVatUe": "nipVatUe", "PeppolId": "peppolId"}
 
 
