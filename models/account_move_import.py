@@ -23,6 +23,7 @@ Mapping (extension hooks in brackets)
 * the original XML is attached; "KSeF visualisation" renders it readably.
 """
 import copy
+import json
 import logging
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -32,7 +33,7 @@ import psycopg2.errors
 from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.fields import Command
-from odoo.tools import float_compare, float_round
+from odoo.tools import SQL, float_compare, float_round
 
 from ..ksef import errors as ksef_errors
 from . import ksef_i18n
@@ -44,6 +45,14 @@ PURCHASE_TAX_XMLIDS = {
     "23": "vz_kraj_23", "8": "vz_kraj_8", "5": "vz_kraj_5",
     "0 KR": "vz_kraj_0", "0 WDT": "vz_kraj_0", "0 EX": "vz_kraj_0", "zw": "vz_kraj_zw",
 }
+#: bills created by one create() call (see _l10n_pl_ksef_refresh_statistics)
+CREATE_BATCH = 50
+#: tables whose statistics the import keeps from underestimating the rows it adds
+STATS_TABLES = ("account_move", "account_move_line")
+#: planner estimates from which the statistics are taken as sound (no count, no ANALYZE)
+STATS_SOUND_ABOVE = 200_000
+#: rows beyond twice the estimate that make the statistics stale
+STATS_SLACK = 200
 #: P_12 codes with a percentage we may look up among the company's purchase taxes
 PERCENT_CODES = {"23": 23, "22": 22, "8": 8, "7": 7, "5": 5, "4": 4, "3": 3}
 #: totals bucket -> a representative P_12 code (bills built from totals only)
@@ -259,9 +268,10 @@ class AccountMove(models.Model):
         moves = self.browse()
         for move_type in ("in_invoice", "in_refund"):
             indexes = [i for i, vals in enumerate(vals_list) if vals["move_type"] == move_type]
-            if indexes:
+            for start in range(0, len(indexes), CREATE_BATCH):
+                self._l10n_pl_ksef_refresh_statistics()
                 created = Move.with_context(default_move_type=move_type).create(
-                    [vals_list[i] for i in indexes])
+                    [vals_list[i] for i in indexes[start:start + CREATE_BATCH]])
                 moves |= created
         by_number = {move.l10n_pl_ksef_number: move for move in moves}
         moves = self.browse([by_number[item["doc"].ksef_number].id for item in prepared])
@@ -297,6 +307,52 @@ class AccountMove(models.Model):
         for message in messages:
             message.attachment_ids = [Command.link(attachment_of[message.res_id].id)]
         return moves
+
+    @api.model
+    def _l10n_pl_ksef_refresh_statistics(self):
+        """ANALYZE account_move / account_move_line when PostgreSQL believes they hold far
+        fewer rows than they do, before the next bills are created.
+
+        Creating invoices makes Odoo run queries that join account_move_line with itself and
+        with account_move (the payment state of new invoices, the payments reconciled with
+        them, ...). Their plans come from the tables' statistics; in a young database those
+        often say "empty" (taken when the tables were, or after rows were removed), and
+        then every row the import adds makes those queries slower, lines x lines x moves:
+        a 500-bill import in one transaction ran for hours. So, while the planner's estimate
+        is small, the import compares it with a bounded count of the rows this transaction
+        sees and analyses the tables once reality exceeds twice the estimate: a handful of
+        ANALYZEs per import of a young database (the estimate doubles each time), none in
+        a database whose statistics are sound. ANALYZE inside the import's transaction
+        counts its own new rows; it holds a lock that only VACUUM/ANALYZE and schema changes
+        wait for, until the chunk commits. A database user that may not ANALYZE (not the
+        owner of the tables) imports as before."""
+        cr = self.env.cr
+        stale = []
+        for table in STATS_TABLES:
+            cr.execute(SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM %s", SQL.identifier(table)))
+            plan = cr.fetchone()[0]
+            if isinstance(plan, str):
+                plan = json.loads(plan)
+            estimate = int(plan[0]["Plan"]["Plan Rows"])
+            if estimate >= STATS_SOUND_ABOVE:
+                continue
+            bound = 2 * estimate + STATS_SLACK
+            cr.execute(SQL("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %s) AS seen",
+                           SQL.identifier(table), bound))
+            if cr.fetchone()[0] >= bound:
+                stale.append(table)
+        if not stale:
+            return False
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(SQL("ANALYZE %s", SQL(", ").join(SQL.identifier(t) for t in stale)))
+        except psycopg2.Error as exc:
+            _logger.info("KSeF import: could not analyse %s (%s); importing without it",
+                         ", ".join(stale), exc)
+            return False
+        _logger.info("KSeF import: PostgreSQL statistics of %s refreshed (they underestimated "
+                     "the rows)", ", ".join(stale))
+        return True
 
     # ------------------------------------------------------------------
     # mapping

@@ -33,6 +33,10 @@ fi
 # exactly what an administrator runs: our requirements under Odoo's own pins
 "$ODOO_PY" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.txt" \
   -c "$ODOO_HOME/odoo/requirements.txt"
+# test tools in Odoo's virtualenv: websocket-client drives Chromium for the tours (Odoo's
+# requirements.txt lacks it: without it every tour is skipped), py-spy shows where a run hangs
+"$ODOO_PY" -m pip install -q --disable-pip-version-check websocket-client py-spy \
+  -c "$ODOO_HOME/odoo/requirements.txt" || echo "could not install websocket-client/py-spy"
 
 work=$(mktemp -d)
 ln -s "$ROOT" "$work/l10n_pl_ksef"
@@ -42,14 +46,48 @@ log=$work/odoo-test.log
 cleanup() { dropdb --if-exists "$db" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 echo "database $db, http port $port, log $log"
+# The run is bounded: past KSEF_ODOO_TIMEOUT seconds (default 2400, well under CI's 90
+# minutes) the watchdog below prints the test that was running, what its database backend
+# was doing and (with py-spy) where Odoo's threads were, then stops Odoo and fails.
+# Inside the suite, tests/common.py's KsefTimeGuard fails any single test that runs longer
+# than KSEF_TEST_TIME_LIMIT seconds (default 300), with its name.
+limit=${KSEF_ODOO_TIMEOUT:-2400}
 set +e
-(cd "$work" && "$ODOO_PY" "$ODOO_BIN" server -d "$db" \
+(cd "$work" && exec "$ODOO_PY" "$ODOO_BIN" server -d "$db" \
    --addons-path="$ODOO_HOME/odoo/addons,$ODOO_HOME/odoo/odoo/addons,$work" \
    -i l10n_pl_ksef,sale --test-enable --test-tags /l10n_pl_ksef --stop-after-init \
    --http-port="$port" --http-interface=127.0.0.1 --log-level=test --workers=0 \
    --log-handler=odoo.tests.common.requests:WARNING \
-   ${KSEF_ODOO_ARGS:-}) >"$log" 2>&1
+   ${KSEF_ODOO_ARGS:-}) >"$log" 2>&1 &
+odoo_pid=$!
+started=$(date +%s)
+timed_out=0
+while kill -0 "$odoo_pid" 2>/dev/null; do
+  if [ $(( $(date +%s) - started )) -ge "$limit" ]; then
+    timed_out=1
+    echo "!!! TIMEOUT: the Odoo suite ran longer than $limit s (KSEF_ODOO_TIMEOUT); stopping it."
+    echo "--- the test that was running ---"
+    grep -E "Starting [A-Za-z0-9_]+\.test_[A-Za-z0-9_]+" "$log" | tail -1 || true
+    echo "--- its last log lines ---"
+    tail -5 "$log"
+    echo "--- database $db: active backends ---"
+    psql -d postgres -AXtc "SELECT pid, state, wait_event_type, wait_event,
+        round(extract(epoch FROM now() - query_start)) || ' s', left(regexp_replace(query, '\s+', ' ', 'g'), 400)
+        FROM pg_stat_activity WHERE datname = '$db' AND state <> 'idle'" 2>&1 || true
+    if [ -x "$ODOO_HOME/venv/bin/py-spy" ]; then
+      echo "--- Odoo's threads (py-spy dump) ---"
+      "$ODOO_HOME/venv/bin/py-spy" dump --pid "$odoo_pid" 2>&1 | head -80 || true
+    fi
+    kill -TERM "$odoo_pid" 2>/dev/null
+    for _ in $(seq 1 20); do kill -0 "$odoo_pid" 2>/dev/null || break; sleep 1; done
+    kill -KILL "$odoo_pid" 2>/dev/null
+    break
+  fi
+  sleep 5
+done
+wait "$odoo_pid"
 rc=$?
+[ "$timed_out" = 1 ] && rc=124
 set -e
 grep -E " (ERROR|CRITICAL) " "$log" | head -50 || true
 summary=$(grep -E "odoo.tests.result: .* tests" "$log" | tail -1 || true)
@@ -62,6 +100,10 @@ errs=$(grep -cE " (ERROR|CRITICAL) " "$log" || true)
 if [ -n "$ours_warn" ]; then echo "Warnings from l10n_pl_ksef:"; echo "$ours_warn"; fi
 ran=${ran:-0}
 echo "odoo: $(( ran - failed )) passed, $failed failed"
+if [ "$timed_out" = 1 ]; then
+  echo "Odoo test suite FAILED: TIMEOUT after $limit s (see the test named above)."
+  exit 1
+fi
 if [ "$rc" != 0 ] || [ "$ran" = 0 ] || [ "$failed" != 0 ] || [ "$errs" != 0 ] || [ -n "$ours_warn" ]; then
   echo "Odoo test suite FAILED (exit $rc, $ran tests, $failed failed, $errs error lines)."
   echo "--- failures and errors (with tracebacks) ---"

@@ -9,6 +9,7 @@ from odoo.tests import new_test_user
 from odoo.tools import config
 
 from ..ksef import certs as ksef_certs
+from .time_guard import KsefTimeGuard
 
 TEST_NIP = "5265877635"
 KEY_PASSWORD = "haslo-123"  # noqa: S105 - test data
@@ -27,7 +28,7 @@ def b64(data):
     return base64.b64encode(data)
 
 
-class KsefTestCommon(AccountTestInvoicingCommon):
+class KsefTestCommon(KsefTimeGuard, AccountTestInvoicingCommon):
     """A Polish company, KSeF users, and a KSeF emulator started in-process on a free port."""
 
     @classmethod

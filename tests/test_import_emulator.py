@@ -11,10 +11,11 @@ import time
 from datetime import timedelta
 from unittest.mock import patch
 
+import psycopg2
 from odoo import fields
 from odoo.fields import Command
 from odoo.tests import tagged
-from odoo.tools import mute_logger
+from odoo.tools import SQL, mute_logger
 
 from ..ksef import nip as ksef_nip
 from .common import TEST_NIP, KsefTestCommon
@@ -163,6 +164,53 @@ class TestKsefImportEmulator(ImportEmulatorCase):
         self.assertEqual((result["run"].created_count, result["run"].duplicate_count,
                           result["run"].error_count), (0, 501, 0))
         self.assert_in_sync()
+
+    def planner_rows(self, table):
+        self.env.cr.execute(SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM %s", SQL.identifier(table)))
+        plan = self.env.cr.fetchone()[0]
+        return plan[0]["Plan"]["Plan Rows"]
+
+    def test_import_with_statistics_that_say_empty(self):
+        """The state of the CI run that hung: account_move(_line) have pages but their
+        statistics say 0 rows, so Odoo's queries over new invoices (payment state, reconciled
+        payments) were planned as nested loops over every line of the transaction. The
+        import refreshes the statistics as it adds rows: the planner's estimate follows."""
+        self.env.flush_all()
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute(
+                    "UPDATE pg_class SET relpages = GREATEST(relpages, 40), reltuples = 0 "
+                    "WHERE oid IN ('account_move'::regclass, 'account_move_line'::regclass)")
+        except psycopg2.Error:
+            self.skipTest("the test database user may not change pg_class")
+        self.assertLessEqual(self.planner_rows("account_move_line"), 1)
+        Move = type(self.env["account.move"])
+        refreshed = []
+        real = Move._l10n_pl_ksef_refresh_statistics
+
+        def spy(move):
+            refreshed.append(real(move))
+            return refreshed[-1]
+
+        self.seed(260, lines=2, seed=641)
+        with patch.object(Move, "_l10n_pl_ksef_refresh_statistics", spy):
+            started = time.monotonic()
+            result = self.run_import()
+            took = time.monotonic() - started
+        self.assertEqual((result["state"], result["run"].created_count), ("done", 260),
+                         result["message"])
+        self.assertTrue(any(refreshed), "the stale statistics were never refreshed")
+        self.env.cr.execute("SELECT count(*) FROM account_move_line")
+        lines = self.env.cr.fetchone()[0]
+        # refreshed before each batch of 50 bills, when reality passed twice the estimate
+        self.assertGreater(self.planner_rows("account_move_line"), lines / 4)
+        self.assert_in_sync()
+        # hours before the fix, seconds after; a generous bound that still catches a plan
+        # whose cost grows with lines x lines x moves
+        self.assertLess(took, 120)
+        # sound statistics: nothing more to analyse
+        self.env["account.move"]._l10n_pl_ksef_refresh_statistics()
+        self.assertFalse(self.env["account.move"]._l10n_pl_ksef_refresh_statistics())
 
     def test_faults_mid_import_lose_and_repeat_nothing(self):
         emu = self.emulator

@@ -10,6 +10,8 @@ from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .time_guard import KsefTimeGuard
+
 SAMPLES = os.path.normpath(os.path.join(
     os.path.dirname(os.path.realpath(__file__)), "..", "..", "shared", "ksef", "samples", "fa3"))
 ORIGINAL_NUMBER = "9999999999-20230908-8BEF280C8D35-4D"   # corrected by samples 2, 3, 5...
@@ -31,7 +33,7 @@ class Document:
 
 
 @tagged("post_install", "-at_install")
-class TestKsefImportMapping(AccountTestInvoicingCommon):
+class TestKsefImportMapping(KsefTimeGuard, AccountTestInvoicingCommon):
 
     @classmethod
     @AccountTestInvoicingCommon.setup_country("pl")
