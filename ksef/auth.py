@@ -7,8 +7,8 @@ import time
 
 from . import crypto, errors
 from .i18n import Text, _
-from .models import AuthStatus, AuthTokens, parse_datetime
 from .public_keys import KSEF_TOKEN_ENCRYPTION
+from .records import AuthStatus, AuthTokens, parse_datetime
 
 AUTH_PENDING = 100
 AUTH_SUCCESS = 200

@@ -15,7 +15,9 @@ import time
 
 from . import auth, crypto, environments, errors, xmlsafe
 from .i18n import _
-from .models import (
+from .nip import check_nip
+from .public_keys import PublicKeyStore
+from .records import (
     AuthTokens,
     CertificateInfo,
     EnrollmentStatus,
@@ -26,8 +28,6 @@ from .models import (
     format_datetime,
     utcnow,
 )
-from .nip import check_nip
-from .public_keys import PublicKeyStore
 from .sessions import OnlineSession, pick_best
 from .transport import Transport
 

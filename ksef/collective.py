@@ -43,7 +43,7 @@ from decimal import Decimal, InvalidOperation
 from . import errors
 from .i18n import _
 from .ksef_number import checksum, is_valid_ksef_number
-from .models import format_datetime, parse_datetime, utcnow
+from .records import format_datetime, parse_datetime, utcnow
 
 try:
     from zoneinfo import ZoneInfo

@@ -11,7 +11,7 @@ from cryptography import x509
 
 from . import crypto, errors
 from .i18n import _
-from .models import PublicKeyCertificate, parse_datetime, utcnow
+from .records import PublicKeyCertificate, parse_datetime, utcnow
 
 KSEF_TOKEN_ENCRYPTION = "KsefTokenEncryption"  # noqa: S105 (a key usage name, not a secret)
 SYMMETRIC_KEY_ENCRYPTION = "SymmetricKeyEncryption"

@@ -3,8 +3,8 @@ import time
 
 from . import crypto, errors
 from .i18n import _
-from .models import InvoiceStatus, SentInvoice, format_datetime, parse_datetime, utcnow
 from .public_keys import SYMMETRIC_KEY_ENCRYPTION
+from .records import InvoiceStatus, SentInvoice, format_datetime, parse_datetime, utcnow
 
 #: KSeF limit for an invoice without attachments (bytes)
 MAX_INVOICE_SIZE = 1000000

@@ -40,8 +40,8 @@ import requests
 
 from . import crypto, errors, xmlsafe
 from .i18n import _
-from .models import format_datetime, parse_datetime, utcnow
 from .public_keys import SYMMETRIC_KEY_ENCRYPTION
+from .records import format_datetime, parse_datetime, utcnow
 
 _logger = logging.getLogger(__name__)
 

@@ -323,7 +323,7 @@ class L10nPlKsefConfig(models.Model):
             return False
         if data.get("environment") != self.environment or data.get("nip") != self.connected_nip:
             return False
-        from ..ksef.models import AuthTokens
+        from ..ksef.records import AuthTokens
 
         try:
             tokens = AuthTokens.from_dict(data["tokens"])

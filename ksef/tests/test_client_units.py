@@ -9,8 +9,8 @@ import requests
 from ksef import environments, errors
 from ksef.bootstrap import obtain_test_token
 from ksef.client import KSeFClient, resolve_environment
-from ksef.models import AuthTokens, InvoiceStatus, PublicKeyCertificate, parse_datetime
 from ksef.public_keys import choose
+from ksef.records import AuthTokens, InvoiceStatus, PublicKeyCertificate, parse_datetime
 from ksef.sessions import MAX_INVOICE_SIZE, OnlineSession, build_send_request
 from ksef.transport import connection_failed_before_sending, error_from_response
 

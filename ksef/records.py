@@ -1,4 +1,4 @@
-"""Data classes returned by the KSeF client (ksef.client).
+"""Data records returned by the KSeF client (ksef.client) and the date-time helpers of the core.
 
 They hold what KSeF answered, with Python types (aware UTC datetimes), and
 small helpers (``is_final``, ``raise_for_rejection``...). ``to_dict`` /
