@@ -319,11 +319,6 @@ def certificate_nip(cert):
     return value if kind == "Nip" else None
 
 
-def certificate_pesel(cert):
-    kind, value = certificate_identity(cert)
-    return value if kind == "Pesel" else None
-
-
 def serial_hex(cert) -> str:
     """Serial number as uppercase hex, zero-padded to at least 16 characters."""
     return "%016X" % cert.serial_number

@@ -54,10 +54,6 @@ def sha256_b64url(data: bytes) -> str:
     return b64url_encode(hashlib.sha256(data).digest())
 
 
-def b64_to_b64url(value: str) -> str:
-    return value.replace("+", "-").replace("/", "_").rstrip("=")
-
-
 def new_aes_key() -> bytes:
     return os.urandom(AES_KEY_SIZE)
 

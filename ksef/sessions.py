@@ -135,9 +135,6 @@ class OnlineSession:
         return self.client.wait_for_invoice(self.reference_number, invoice_reference_number,
                                             timeout=timeout, poll_interval=poll_interval)
 
-    def list_invoices(self, page_size=100):
-        return self.client.session_invoices(self.reference_number, page_size=page_size)
-
     def get_invoice_upo(self, invoice_ref=None, ksef_number=None):
         return self.client.get_invoice_upo(self.reference_number, invoice_ref, ksef_number)
 

@@ -332,9 +332,5 @@ class Transport:
         if delay > 0:
             self.sleep(delay)
 
-    def get_json(self, path, **kwargs):
-        response = self.request("GET", path, **kwargs)
-        return response.json() if response.content else None
-
     def close(self):
         self.session.close()
