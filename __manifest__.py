@@ -13,6 +13,7 @@
     "data": [
         "security/l10n_pl_ksef_security.xml",
         "security/ir.model.access.csv",
+        "security/ksef_payment_security.xml",
         "data/l10n_pl_ksef_data.xml",
         "views/l10n_pl_ksef_config_views.xml",
         "views/res_company_views.xml",
@@ -26,6 +27,7 @@
         "views/ksef_import_views.xml",
         "report/ksef_invoice_visualisation.xml",
         "views/l10n_pl_ksef_outage_views.xml",
+        "views/ksef_payment_views.xml",
     ],
     "demo": [
         "data/l10n_pl_ksef_demo.xml",

@@ -13,3 +13,5 @@ from . import l10n_pl_ksef_import_log
 from . import l10n_pl_ksef_import_product_map
 from . import l10n_pl_ksef_import_report
 from . import l10n_pl_ksef_outage
+from . import ksef_payment_memo
+from . import l10n_pl_ksef_collective
