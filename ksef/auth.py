@@ -45,7 +45,7 @@ def auth_error(status, nip):
 
 def get_challenge(transport):
     """POST /auth/challenge -> dict(challenge, timestamp, timestampMs, clientIp)."""
-    response = transport.request("POST", "/auth/challenge", idempotent=True,
+    response = transport.request("POST", "/auth/challenge",
                                  operation="KSeF authentication challenge")
     return response.json()
 
@@ -127,6 +127,6 @@ def redeem_tokens(transport, authentication_token, reference_number="", context_
 
 def refresh_access_token(transport, refresh_token):
     """POST /auth/token/refresh -> (access_token, valid_until). Safe to repeat."""
-    data = transport.request("POST", "/auth/token/refresh", token=refresh_token, idempotent=True,
+    data = transport.request("POST", "/auth/token/refresh", token=refresh_token,
                              operation="KSeF access token refresh").json()
     return data["accessToken"]["token"], parse_datetime(data["accessToken"]["validUntil"])

@@ -80,8 +80,16 @@ class KSeFClient:
         self.nip = None
         self.refresh_margin = refresh_margin
         self.auth_timeout = auth_timeout
-        self.sleep = time.sleep
         self._relogin = None     # re-authenticates with the credentials kept in memory only
+
+    @property
+    def sleep(self):
+        """The one injectable sleep of the client: the transport's (retries and polling)."""
+        return self.transport.sleep
+
+    @sleep.setter
+    def sleep(self, func):
+        self.transport.sleep = func
 
     @property
     def session(self):
@@ -206,14 +214,14 @@ class KSeFClient:
     def _paged(self, path, items_key, path_params=None, params=None, operation=None, method="GET",
                json=None):
         """Items of every page of a listing paged by ``x-continuation-token``. A POST listing
-        (``json`` = the filters, sent again with each page) is read-only, so it is retried
-        like a GET."""
+        (``json`` = the filters, sent again with each page) is read-only: the transport's
+        retry table (``transport.RETRYABLE_WRITES``) lists it."""
         token = None
         seen = set()
         while True:
             headers = {"x-continuation-token": token} if token else None
             data = self.call(method, path, path_params=path_params, params=params, headers=headers,
-                             json=json, idempotent=True, operation=operation).json()
+                             json=json, operation=operation).json()
             yield from data.get(items_key) or []
             token = data.get("continuationToken")
             if not token or token in seen:      # a token seen before would loop for ever
@@ -246,7 +254,7 @@ class KSeFClient:
 
     def revoke_ksef_token(self, reference_number):
         self.call("DELETE", "/tokens/{referenceNumber}", path_params={"referenceNumber": reference_number},
-                  idempotent=True, operation="revoke KSeF token")
+                  operation="revoke KSeF token")
 
     def wait_for_ksef_token(self, reference_number, timeout=60.0, poll_interval=0.5):
         """Poll until the token is Active -> KSeFTokenInfo; raise KSeFError if it failed/timed out."""
@@ -317,8 +325,23 @@ class KSeFClient:
         return self.session_invoices(session_reference_number, page_size=page_size, failed=failed_only)
 
     # --- batch sessions (ksef/batch.py) ------------------------------------------------------
+    def open_batch_session(self, files, offline_mode=False, part_size=None, form_code=None):
+        """ZIP, encrypt and split ``files`` ([(file name, XML bytes)] or {name: XML}) and open a
+        batch session -> batch.BatchSession, nothing uploaded yet: store its ``to_dict()``
+        (encrypted: it holds the AES key) before ``upload()``, ``close()``, ``status()``..."""
+        from .batch import MAX_PART_SIZE, BatchSession
+        return BatchSession.open(self, files, offline_mode=offline_mode,
+                                 part_size=part_size or MAX_PART_SIZE, form_code=form_code)
+
+    def resume_batch_session(self, state):
+        """batch.BatchSession from BatchSession.to_dict() (or from a reference number alone:
+        close, status, invoices and UPO then work, uploads do not)."""
+        from .batch import BatchSession
+        return BatchSession.from_dict(self, state)
+
     def send_batch(self, invoices, offline_mode=False, **kwargs):
-        """Send {file name: XML bytes} in one batch session -> batch.BatchResult (see ksef.batch)."""
+        """Send {file name: XML bytes} in one batch session (open, upload, close) ->
+        batch.BatchResult (see ksef.batch.BatchSession)."""
         from .batch import send_batch
         return send_batch(self, invoices, offline_mode=offline_mode, **kwargs)
 
@@ -503,7 +526,7 @@ class KSeFClient:
     def retrieve_certificates(self, serial_numbers):
         """POST /certificates/retrieve -> [KSeFCertificate] (DER)."""
         data = self.call("POST", "/certificates/retrieve",
-                         json={"certificateSerialNumbers": list(serial_numbers)}, idempotent=True,
+                         json={"certificateSerialNumbers": list(serial_numbers)},
                          operation="retrieve KSeF certificates").json()
         return [KSeFCertificate(item["certificateSerialNumber"], item.get("certificateName"),
                                 item.get("certificateType"), crypto.b64decode(item["certificate"]))
@@ -526,7 +549,7 @@ class KSeFClient:
         result = []
         offset = 0
         while True:
-            data = self.call("POST", "/certificates/query", json=body, idempotent=True,
+            data = self.call("POST", "/certificates/query", json=body,
                              params={"pageSize": page_size, "pageOffset": offset},
                              operation="query KSeF certificates").json()
             result.extend(CertificateInfo.from_json(item) for item in data.get("certificates") or [])
@@ -537,7 +560,7 @@ class KSeFClient:
     def revoke_certificate(self, serial_number, reason="Unspecified"):
         self.call("POST", "/certificates/{certificateSerialNumber}/revoke",
                   path_params={"certificateSerialNumber": serial_number},
-                  json={"revocationReason": reason}, idempotent=True,
+                  json={"revocationReason": reason},
                   operation="revoke KSeF certificate")
 
     def enroll_offline_certificate(self, name, key_type="ec", timeout=120.0, valid_from=None,

@@ -459,7 +459,7 @@ def generate_collective_identifier(client, invoices, max_invoices=None):
     body = {"invoices": [item.to_json() for item in items]}
     started = utcnow()
     try:
-        data = client.call("POST", "/collective-identifiers", json=body, idempotent=False,
+        data = client.call("POST", "/collective-identifiers", json=body,
                            operation=OPERATION_GENERATE).json()
     except errors.KSeFTimeoutError as exc:
         try:

@@ -74,8 +74,9 @@ class OnlineSession:
                     "publicKeyId": key_cert.public_key_id,
                 },
             }
-            # a repeated open only leaves an empty session behind (auto-cancelled): safe to retry
-            return client.call("POST", "/sessions/online", json=body, idempotent=True,
+            # never repeated by the transport (a POST that creates a session): a timeout raises
+            # KSeFTimeoutError and the caller opens a new session later; a lost one expires empty
+            return client.call("POST", "/sessions/online", json=body,
                                operation="open KSeF online session").json()
         data = client.key_store.call_with_key(SYMMETRIC_KEY_ENCRYPTION, attempt)
         return cls(client, data["referenceNumber"], key, iv, parse_datetime(data.get("validUntil")),

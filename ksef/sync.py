@@ -36,8 +36,6 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import requests
-
 from . import crypto, errors, xmlsafe
 from .i18n import _
 from .public_keys import SYMMETRIC_KEY_ENCRYPTION
@@ -200,8 +198,8 @@ def start_export(client, filters, only_metadata=False):
                 "filters": filters}
         if only_metadata:
             body["onlyMetadata"] = True
-        # a repeated start only prepares a second package: safe to retry
-        return client.call("POST", "/invoices/exports", json=body, idempotent=True,
+        # retried by the transport (RETRYABLE_WRITES): a package whose answer was lost is never read
+        return client.call("POST", "/invoices/exports", json=body,
                            operation="start KSeF invoice export").json()
     data = client.key_store.call_with_key(SYMMETRIC_KEY_ENCRYPTION, attempt)
     return data["referenceNumber"], key, iv
@@ -239,30 +237,30 @@ def wait_for_export(client, reference_number, poll_interval=2.0, timeout=600.0):
 
 
 def download_package(client, package, key, iv, timeout=300.0):  # numeric: Odoo test harness
-    """Download (no access token), check, decrypt and join the parts -> ZIP bytes."""
-    http = getattr(client, "session", None) or requests
+    """Download (no access token), check, decrypt and join the parts -> ZIP bytes.
+
+    Each part is a GET of its storage URL through the client's transport (its timeouts and
+    retries); a part whose hash does not match is downloaded once more."""
     chunks = []
     for part in sorted(package.get("parts") or [], key=lambda p: p.get("ordinalNumber") or 0):
         encrypted = None
-        for attempt in range(3):
+        for _attempt in range(2):
             try:
-                response = http.request(part.get("method") or "GET", part["url"], timeout=timeout,
-                                        allow_redirects=False)
-            except requests.RequestException as exc:
-                problem = type(exc).__name__
-            else:
-                if response.status_code == 200:
-                    body = response.content
-                    expected = part.get("encryptedPartHash") or response.headers.get("x-ms-meta-hash")
-                    if not expected or crypto.sha256_b64(body) == expected:
-                        encrypted = body
-                        break
-                    problem = "hash mismatch"
-                else:
-                    problem = "HTTP %s" % response.status_code
-                    if response.status_code in (403, 404, 410):
-                        break
-            time.sleep(min(4.0, 0.5 * 2 ** attempt))
+                response = client.transport.request_url(
+                    part.get("method") or "GET", part["url"], timeout=timeout,
+                    operation="download of part %s of the KSeF invoice package" % part.get("ordinalNumber"))
+            except errors.KSeFAPIError as exc:
+                problem = "HTTP %s" % exc.http_status
+                break
+            except errors.KSeFTransportError as exc:
+                problem = type(exc.__cause__ or exc).__name__
+                break
+            body = response.content
+            expected = part.get("encryptedPartHash") or response.headers.get("x-ms-meta-hash")
+            if response.status_code == 200 and (not expected or crypto.sha256_b64(body) == expected):
+                encrypted = body
+                break
+            problem = "hash mismatch" if response.status_code == 200 else "HTTP %s" % response.status_code
         if encrypted is None:
             raise errors.KSeFPackageError(_(
                 "Part %(part)s of the KSeF invoice package could not be downloaded (%(problem)s). "
@@ -384,7 +382,7 @@ def _export_path(client, filters, poll_interval, timeout):
 
 def query_metadata(client, filters, page_offset=0, page_size=QUERY_PAGE_SIZE):
     """One page of POST /invoices/query/metadata (ascending) -> response JSON."""
-    return client.call("POST", "/invoices/query/metadata", json=filters, idempotent=True,
+    return client.call("POST", "/invoices/query/metadata", json=filters,
                        params={"pageOffset": page_offset, "pageSize": page_size, "sortOrder": "Asc"},
                        operation="query KSeF invoice metadata").json()
 

@@ -1,15 +1,21 @@
 """HTTP transport of the KSeF client: one requests.Session, timeouts, typed errors, safe retries.
 
-Retry policy:
-- only *idempotent* requests are retried (GET, and operations the caller marks
-  ``idempotent=True``), on connection failures, timeouts, 5xx and 429;
-- a ``Retry-After`` is honoured up to ``max_retry_after`` seconds; a longer one
-  raises KSeFRateLimited at once so a cron can reschedule instead of sleeping;
-- a non-idempotent request (an invoice send, opening a session...) is never
-  repeated: a timeout, or a connection error after the request may have been
-  sent, raises KSeFTimeoutError (outcome unknown) so the caller can check
-  before acting again; a connection error before anything was sent raises
-  KSeFTransportError.
+Every HTTP call of the client goes through here: the KSeF API (``Transport.request``, path
+templates of the OpenAPI) and the storage URLs KSeF hands out for batch part uploads and export
+part downloads (``Transport.request_url``, absolute URLs, never with the access token).
+
+Retry policy (one table, ``RETRYABLE_WRITES``; ``may_retry(method, template)``):
+- every GET/HEAD is read-only and is retried on connection failures, timeouts, 5xx and 429;
+- a write (POST/PUT/DELETE) is retried only when ``RETRYABLE_WRITES`` lists it, with the reason
+  repeating it cannot do anything twice; a POST that creates something (an authentication, a
+  session, an invoice send, a close, a token, a certificate request, a collective identifier)
+  is never listed, so never repeated: a timeout, or a connection error after the request may
+  have been sent, raises KSeFTimeoutError (outcome unknown) so the caller can check before
+  acting again; a connection error before anything was sent raises KSeFTransportError;
+- a ``Retry-After`` is honoured up to ``max_retry_after`` seconds; a longer one raises
+  KSeFRateLimited at once so a cron can reschedule instead of sleeping;
+- the waits between attempts go through ``Transport.sleep`` (injectable; the client's polling
+  uses the same one).
 """
 import json as jsonlib
 import logging
@@ -27,6 +33,37 @@ _logger = logging.getLogger(__name__)
 
 USER_AGENT = "l10n_pl_ksef (Odoo) KSeF 2.0 client"
 RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
+
+#: the template of the absolute storage URLs KSeF returns (batch part uploads, export parts)
+STORAGE_URL = "{storage URL}"
+
+#: The one table of the writes the transport may repeat by itself: (method, path template) ->
+#: why repeating it cannot do anything twice. GET/HEAD are always retried (read-only). Never
+#: listed, so never repeated blindly: POST /auth/ksef-token, /auth/xades-signature,
+#: /auth/token/redeem (once only), /sessions/online, /sessions/batch (a second session),
+#: /sessions/online/{referenceNumber}/invoices (a second send), the two session closes (the
+#: caller settles a lost close from the session status), /tokens, /certificates/enrollments,
+#: /collective-identifiers, DELETE /auth/sessions/current, and everything not named here.
+RETRYABLE_WRITES = {
+    ("POST", "/auth/challenge"): "a fresh challenge; an unused one expires and binds nothing",
+    ("POST", "/auth/token/refresh"): "a new access token for the same refresh token; nothing is created",
+    ("POST", "/invoices/query/metadata"): "a read-only query (the filters travel in the body)",
+    ("POST", "/invoices/exports"): "prepares a temporary package of invoices already in KSeF; a "
+                                   "package whose answer was lost is never downloaded",
+    ("POST", "/certificates/retrieve"): "a read-only query",
+    ("POST", "/certificates/query"): "a read-only query",
+    ("POST", "/certificates/{certificateSerialNumber}/revoke"): "a revoked certificate stays revoked",
+    ("POST", "/collective-identifiers/query"): "a read-only query",
+    ("POST", "/collective-identifiers/invoices"): "a read-only query",
+    ("DELETE", "/tokens/{referenceNumber}"): "a revoked token stays revoked",
+    ("PUT", STORAGE_URL): "a batch part upload overwrites the same blob until the session is closed",
+}
+
+
+def may_retry(method, template):
+    """May the transport repeat ``method template`` by itself? (GET/HEAD or RETRYABLE_WRITES)"""
+    method = method.upper()
+    return method in ("GET", "HEAD") or (method, template) in RETRYABLE_WRITES
 
 _KNOWN_CODE_HINTS = {
     21111: _("The authentication challenge is invalid or expired; connect to KSeF again."),
@@ -216,9 +253,10 @@ def connection_failed_before_sending(exc):
 
 
 class Transport:
-    """Sends requests to one KSeF API base URL and turns failures into typed exceptions."""
+    """Sends requests to one KSeF API base URL (and the storage URLs it hands out) and turns
+    failures into typed exceptions."""
 
-    def __init__(self, base_url, timeout=(5, 30), session=None, max_retries=3,
+    def __init__(self, base_url="", timeout=(5, 30), session=None, max_retries=3,
                  max_retry_after=10.0, backoff=0.5, max_backoff=8.0, user_agent=USER_AGENT):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -228,7 +266,7 @@ class Transport:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.user_agent = user_agent
-        self.sleep = time.sleep          # replaceable in tests/benchmarks
+        self.sleep = time.sleep          # every wait of the client (replaceable in tests/benchmarks)
 
     def url_for(self, path, path_params=None):
         if path_params:
@@ -240,19 +278,16 @@ class Transport:
         return delay * (0.75 + random.random() * 0.5)
 
     def request(self, method, path, *, path_params=None, params=None, json=None, data=None,
-                content_type=None, headers=None, token=None, idempotent=None, accept=None,
-                timeout=None, operation=None):
-        """Send one request (retried only when idempotent) and return the requests.Response.
+                content_type=None, headers=None, token=None, accept=None, timeout=None,
+                operation=None):
+        """Send one API request and return the requests.Response (retried per RETRYABLE_WRITES).
 
         ``path`` is the OpenAPI template (e.g. "/sessions/{referenceNumber}"), filled from
-        ``path_params``. ``token`` is the bearer JWT. Non-2xx answers raise KSeFAPIError
-        subclasses; network failures KSeFTransportError / KSeFTimeoutError.
+        ``path_params``; it is also the key of the retry table. ``token`` is the bearer JWT.
+        Non-2xx answers raise KSeFAPIError subclasses; network failures KSeFTransportError /
+        KSeFTimeoutError.
         """
         method = method.upper()
-        if idempotent is None:
-            idempotent = method in ("GET", "HEAD")
-        operation = operation or "%s %s" % (method, path)
-        url = self.url_for(path, path_params)
         send_headers = {
             "User-Agent": self.user_agent,
             "X-Error-Format": "problem-details",
@@ -270,16 +305,35 @@ class Transport:
             send_headers.setdefault("Content-Type", "application/json")
         elif data is not None:
             body = data
-        attempts = (self.max_retries + 1) if idempotent else 1
+        return self._send(method, self.url_for(path, path_params), retry=may_retry(method, path),
+                          operation=operation or "%s %s" % (method, path), params=params, data=body,
+                          headers=send_headers, timeout=timeout)
+
+    def request_url(self, method, url, *, data=None, headers=None, timeout=None, operation=None,
+                    allow_redirects=False):
+        """Send one request to an absolute URL (a storage URL KSeF returned: batch part upload,
+        export part download) with exactly ``headers`` (and the User-Agent), never the access
+        token. Same timeouts, typed errors and retry policy as ``request``; the retry table key
+        is ``(method, STORAGE_URL)``."""
+        method = method.upper()
+        send_headers = {"User-Agent": self.user_agent}
+        send_headers.update({str(k): str(v) for k, v in (headers or {}).items() if v is not None})
+        return self._send(method, url, retry=may_retry(method, STORAGE_URL),
+                          operation=operation or "%s storage URL" % method, data=data,
+                          headers=send_headers, timeout=timeout, allow_redirects=allow_redirects)
+
+    def _send(self, method, url, *, retry, operation, params=None, data=None, headers=None,
+              timeout=None, allow_redirects=False):
+        attempts = (self.max_retries + 1) if retry else 1
         attempt = 0
         while True:
             try:
-                response = self.session.request(method, url, params=params, data=body,
-                                                headers=send_headers, timeout=timeout or self.timeout,
-                                                allow_redirects=False)
+                response = self.session.request(method, url, params=params, data=data,
+                                                headers=headers, timeout=timeout or self.timeout,
+                                                allow_redirects=allow_redirects)
             except requests.ConnectionError as exc:
                 before = connection_failed_before_sending(exc)
-                if attempt + 1 < attempts and (idempotent or before):
+                if attempt + 1 < attempts:
                     self._wait(attempt, None, operation, "connection error")
                     attempt += 1
                     continue
@@ -314,8 +368,7 @@ class Transport:
             if response.status_code < 400:
                 return response
             error = error_from_response(response, operation)
-            retryable = idempotent and response.status_code in RETRYABLE_STATUSES
-            if retryable and attempt + 1 < attempts:
+            if response.status_code in RETRYABLE_STATUSES and attempt + 1 < attempts:
                 if (error.retry_after is not None and self.max_retry_after is not None
                         and error.retry_after > self.max_retry_after):
                     raise error      # do not sleep for minutes: the caller reschedules

@@ -23,6 +23,7 @@ from .server import (
 from .store import Store
 
 _logger = logging.getLogger(__name__)
+_NO_FAULT = object()
 
 ALL_PERMISSIONS = ["InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
                    "SubunitManage", "EnforcementOperations", "Introspection",
@@ -219,11 +220,18 @@ class Emulator:
                 "export": (serve_download, STORAGE_PREFIX + "/export/{referenceNumber}/{ordinalNumber}"),
             }.get(kind, (serve_storage, STORAGE_PREFIX + "/upo/{id}"))
             self._count(req.method, req.template)
+            fault = self.faults.take(req.method, req.template)
+            early = self._fault_response(req, fault)
+            if early is not _NO_FAULT:
+                return early
             try:
                 with self.lock:
-                    return serve(self, req)
+                    response = serve(self, req)
             except ApiError as err:
-                return error_response(req, err)
+                response = error_response(req, err)
+            if fault is not None and fault.kind == "drop_after_accept":
+                return None
+            return response
         if not req.path.startswith(API_PREFIX + "/") and req.path != API_PREFIX:
             return error_response(req, ApiError(404, detail="Nieznany adres (API jest pod /v2)."))
         req.path = req.path[len(API_PREFIX):] or "/"
@@ -235,18 +243,9 @@ class Emulator:
         req.template, req.params = template, params
         self._count(req.method, template)
         fault = self.faults.take(req.method, template)
-        if fault is not None:
-            if fault.kind in ("http500", "http503"):
-                status = 500 if fault.kind == "http500" else 503
-                return error_response(req, ApiError(status, detail=fault.params.get(
-                    "detail", "Błąd serwera (wstrzyknięty przez emulator).")))
-            if fault.kind == "http429":
-                return too_many_requests(req, fault.params.get("retry_after", 2))
-            if fault.kind == "slow":
-                sleep(fault.params.get("seconds", 1.0), self._stop)
-            if fault.kind == "timeout":
-                sleep(fault.params.get("seconds", 120.0), self._stop)
-                return None
+        early = self._fault_response(req, fault)
+        if early is not _NO_FAULT:
+            return early
         if self.unavailable:
             return error_response(req, ApiError(
                 503, detail="KSeF jest niedostępny (awaria lub prace serwisowe). Spróbuj później."))
@@ -272,6 +271,25 @@ class Emulator:
         if fault is not None and fault.kind == "drop_after_accept":
             return None
         return response
+
+    def _fault_response(self, req, fault):
+        """What an injected fault answers before the handler runs: a Response, None (drop the
+        connection), or _NO_FAULT (go on; ``slow`` has waited, ``drop_after_accept`` drops the
+        handler's answer afterwards)."""
+        if fault is None:
+            return _NO_FAULT
+        if fault.kind in ("http500", "http503"):
+            status = 500 if fault.kind == "http500" else 503
+            return error_response(req, ApiError(status, detail=fault.params.get(
+                "detail", "Błąd serwera (wstrzyknięty przez emulator).")))
+        if fault.kind == "http429":
+            return too_many_requests(req, fault.params.get("retry_after", 2))
+        if fault.kind == "slow":
+            sleep(fault.params.get("seconds", 1.0), self._stop)
+        if fault.kind == "timeout":
+            sleep(fault.params.get("seconds", 120.0), self._stop)
+            return None
+        return _NO_FAULT
 
     def _count(self, method, template):
         key = "%s %s" % (method, template)

@@ -1,4 +1,10 @@
-"""Fault injection for tests (see notes/CONTRACT.md)."""
+"""Fault injection for tests (see notes/CONTRACT.md).
+
+A fault matches by method and template: an API operation's OpenAPI path (e.g.
+``/sessions/batch``) or a storage URL's (``/storage/batch/{referenceNumber}/{ordinalNumber}``
+for part uploads, ``/storage/export/{referenceNumber}/{ordinalNumber}`` for export parts).
+A fault without a path matches every request, storage URLs included.
+"""
 import threading
 
 KINDS = ("http500", "http503", "http429", "slow", "drop_after_accept", "timeout")

@@ -130,13 +130,22 @@ def _compile(main_xsd):
 
 
 def _fetch(url, timeout):
-    import requests
+    from ..errors import KSeFAPIError, KSeFTransportError
+    from ..transport import Transport
+    transport = Transport(timeout=timeout, max_retries=1)
     try:
-        response = requests.get(url, timeout=timeout)
-    except requests.RequestException as exc:
+        response = transport.request_url("GET", url, allow_redirects=True,
+                                         operation="download of the FA(3) schema")
+    except KSeFAPIError as exc:
+        raise SchemaUnavailableError(
+            _("The FA(3) schema could not be downloaded from %(url)s (HTTP %(status)s)."),
+            params={"url": url, "status": exc.http_status}) from exc
+    except KSeFTransportError as exc:
         raise SchemaUnavailableError(
             _("The FA(3) schema could not be downloaded from %(url)s (%(error)s)."),
-            params={"url": url, "error": exc.__class__.__name__}) from exc
+            params={"url": url, "error": type(exc.__cause__ or exc).__name__}) from exc
+    finally:
+        transport.close()
     if response.status_code != 200 or not response.content.lstrip().startswith(b"<"):
         raise SchemaUnavailableError(
             _("The FA(3) schema could not be downloaded from %(url)s (HTTP %(status)s)."),

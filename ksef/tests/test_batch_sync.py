@@ -338,6 +338,33 @@ def test_damaged_package_raises_without_result(emulator, openapi_check, knobs):
         sync.read_package(b"PK\x03\x04 not a zip")
 
 
+def test_export_part_download_goes_through_the_transport(emulator, openapi_check, knobs):
+    """Storage GETs are retried by the transport (5xx, timeout) with its sleep; a refusal (4xx)
+    is not retried and raises KSeFPackageError."""
+    buyer = _nip()
+    emulator.seed_incoming_invoices(buyer, 4, seed=81)
+    emulator.advance_hwm()
+    client = _client(emulator, buyer, openapi_check)
+    since = sync.format_datetime(sync.utcnow() - sync.timedelta(days=1))
+    filters = {"subjectType": "Subject2", "dateRange": {
+        "dateType": "PermanentStorage", "from": since, "restrictToPermanentStorageHwmDate": True}}
+    ref, key, iv = sync.start_export(client, filters)
+    package = sync.wait_for_export(client, ref)["package"]
+    part = "/storage/export/{referenceNumber}/{ordinalNumber}"
+    emulator.faults.add("http500", path=part, method="GET", count=1)
+    emulator.reset_counters()
+    client.slept.clear()
+    metadata, files = sync.read_package(sync.download_package(client, package, key, iv))
+    assert len(files) == 4
+    assert emulator.counters["GET " + part] == 2 and len(client.slept) == 1
+    gone = dict(package, parts=[dict(p, url=p["url"] + "0") for p in package["parts"]])
+    emulator.reset_counters()
+    with pytest.raises(errors.KSeFPackageError) as info:
+        sync.download_package(client, gone, key, iv)
+    assert "HTTP 404" in info.value.message
+    assert emulator.counters["GET " + part] == 1
+
+
 def test_old_checkpoint_served_in_three_month_windows(emulator, openapi_check, knobs):
     buyer = _nip()
     emulator.seed_incoming_invoices(buyer, 3, seed=71)

@@ -120,3 +120,76 @@ def test_unavailable_ksef_raises_unavailable_after_retries(emulator, connect):
     assert count(emulator, "POST", SEND) == 1
     emulator.set_unavailable(False)
     assert client.session_status(session.reference_number).code == 100
+
+
+# --- the retry table (transport.RETRYABLE_WRITES) --------------------------------------------------
+
+CREATING_WRITES = [
+    ("POST", "/auth/ksef-token"), ("POST", "/auth/xades-signature"), ("POST", "/auth/token/redeem"),
+    ("POST", "/sessions/online"), ("POST", "/sessions/batch"), ("POST", SEND),
+    ("POST", "/sessions/online/{referenceNumber}/close"),
+    ("POST", "/sessions/batch/{referenceNumber}/close"), ("POST", "/tokens"),
+    ("POST", "/certificates/enrollments"), ("POST", "/collective-identifiers"),
+]
+
+
+def test_retry_table_names_real_operations_and_no_creating_post():
+    from ksef.emulator.routes import OPERATIONS
+    from ksef.transport import RETRYABLE_WRITES, STORAGE_URL, may_retry
+    known = {(method, path) for method, path, _group, _limits in OPERATIONS}
+    for (method, template), reason in RETRYABLE_WRITES.items():
+        assert reason, (method, template)
+        assert template == STORAGE_URL or (method, template) in known, (method, template)
+    for method, template in CREATING_WRITES:
+        assert (method, template) in known and not may_retry(method, template), (method, template)
+    assert may_retry("GET", "/sessions/{referenceNumber}") and may_retry("get", "/anything")
+    assert may_retry("PUT", STORAGE_URL) and not may_retry("POST", STORAGE_URL)
+
+
+def test_session_open_is_not_retried_after_5xx(emulator, connect):
+    client = connect(SELLER_NIP)
+    emulator.reset_counters()
+    emulator.faults.add("http500", path="/sessions/online", method="POST", count=1)
+    with pytest.raises(errors.KSeFServerError):
+        client.open_online_session()
+    assert count(emulator, "POST", "/sessions/online") == 1 and client.slept == []
+    assert client.open_online_session().reference_number     # the caller opens again later
+
+
+def test_batch_open_is_not_retried_after_a_timeout(emulator, connect):
+    client = connect(SELLER_NIP, timeout=(2, 1))
+    emulator.reset_counters()
+    emulator.faults.add("timeout", path="/sessions/batch", method="POST", count=1, seconds=2)
+    with pytest.raises(errors.KSeFTimeoutError) as info:
+        client.open_batch_session([("a.xml", sample_invoice())])
+    assert "may or may not" in info.value.message
+    assert count(emulator, "POST", "/sessions/batch") == 1 and client.slept == []
+
+
+def test_listed_post_is_retried_after_5xx(emulator, connect):
+    client = connect(login=False)
+    emulator.reset_counters()
+    emulator.faults.add("http503", path="/auth/challenge", method="POST", count=1)
+    client.authenticate_with_token(SELLER_NIP, emulator.make_ksef_token(SELLER_NIP))
+    assert count(emulator, "POST", "/auth/challenge") == 2
+    assert count(emulator, "POST", "/auth/ksef-token") == 1
+
+
+def test_get_is_retried_after_a_timeout(emulator, connect):
+    client = connect(SELLER_NIP, timeout=(2, 1))
+    session = client.open_online_session()
+    emulator.reset_counters()
+    emulator.faults.add("timeout", path=SESSION_STATUS, method="GET", count=1, seconds=2)
+    assert client.session_status(session.reference_number).code == 100
+    assert count(emulator, "GET", SESSION_STATUS) == 2 and len(client.slept) == 1
+
+
+def test_one_sleep_for_retries_and_polling(emulator):
+    from ksef.client import KSeFClient
+    client = KSeFClient(emulator.url)
+    waits = []
+    client.sleep = waits.append
+    assert client.transport.sleep is client.sleep
+    client.transport.sleep(0.5)
+    assert waits == [0.5]
+    client.close()

@@ -300,7 +300,7 @@ def test_context_limit_of_invoices_per_identifier(emulator, connect, invoices, p
                 "onlineSession": session, "batchSession": session,
                 "collectiveIdentifier": {"maxInvoices": 5001}})
     finally:
-        buyer.call("DELETE", "/testdata/limits/context/session", idempotent=True)
+        buyer.call("DELETE", "/testdata/limits/context/session")
     assert buyer.collective_identifier_max_invoices() == 500
     assert buyer.generate_collective_identifier([k1, k2, k3])
 
