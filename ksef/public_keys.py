@@ -1,8 +1,10 @@
 """The ministry's public-key certificates (GET /security/public-key-certificates).
 
-Cached per store; chosen by usage and validity (valid now; the latest validFrom
-wins). On KSeF error 21470 (key unknown or withdrawn) the caller refreshes the
-cache and retries once: see ``PublicKeyStore.call_with_key``.
+Downloaded once per environment (API base URL) per process and shared by every client of
+it (thread-safe); downloaded again after ``max_age`` (6 hours), when no cached key for a usage is
+valid any more, or after KSeF error 21470 (key unknown or withdrawn: the caller refreshes the
+cache and retries once, see ``PublicKeyStore.call_with_key``). Chosen by usage and validity
+(valid now; the latest validFrom wins).
 """
 import threading
 import time
@@ -41,41 +43,93 @@ def choose(certificates, usage, moment=None):
     return max(candidates, key=lambda c: c.valid_from)
 
 
+class _Cache:
+    """The certificates of one environment (API base URL), shared by the clients of a process."""
+
+    def __init__(self):
+        self.certificates = None
+        self.loaded_at = 0.0
+        self.lock = threading.Lock()           # guards the two fields above
+        self.download_lock = threading.Lock()  # one download at a time per environment
+
+
+_CACHES = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache_for(base_url):
+    with _CACHES_LOCK:
+        cache = _CACHES.get(base_url)
+        if cache is None:
+            cache = _CACHES[base_url] = _Cache()
+        return cache
+
+
+def clear_cache():
+    """Forget every environment's keys (the next use downloads them again)."""
+    with _CACHES_LOCK:
+        _CACHES.clear()
+
+
 class PublicKeyStore:
-    """Downloads and caches the ministry's public keys for one API base URL."""
+    """The ministry's public keys for one API base URL, downloaded once per environment per
+    process (shared by every client of that URL, thread-safe), and again after ``max_age``
+    seconds, when no cached key for a usage is valid any more (expired), or after KSeF
+    refused a key id (21470)."""
 
     PATH = "/security/public-key-certificates"
 
-    def __init__(self, transport, max_age=6 * 3600):
+    def __init__(self, transport, max_age=6 * 3600, shared=True):
         self.transport = transport
         self.max_age = max_age
-        self._certificates = None
-        self._loaded_at = 0.0
-        self._lock = threading.Lock()
+        self._cache = _cache_for(transport.base_url) if shared else _Cache()
 
-    def refresh(self):
+    def _fresh(self):
+        cache = self._cache
+        with cache.lock:
+            if cache.certificates is not None and time.monotonic() - cache.loaded_at < self.max_age:
+                return cache.certificates
+        return None
+
+    def refresh(self, stale=None):
+        """Download the keys now -> [PublicKeyCertificate]. ``stale``: the list the caller found
+        unusable; when another thread has replaced it meanwhile, that newer list is used."""
+        cache = self._cache
+        with cache.download_lock:
+            if stale is not None:
+                with cache.lock:
+                    current = cache.certificates
+                if current is not None and current is not stale:
+                    return current
+            return self._download()
+
+    def _download(self):
+        """GET the keys and store them in the shared cache (the caller holds download_lock)."""
         response = self.transport.request("GET", self.PATH, operation="download KSeF public keys")
         certificates = parse_public_key_certificates(response.json())
-        with self._lock:
-            self._certificates = certificates
-            self._loaded_at = time.monotonic()
+        with self._cache.lock:
+            self._cache.certificates = certificates
+            self._cache.loaded_at = time.monotonic()
         return certificates
 
     def invalidate(self):
-        with self._lock:
-            self._certificates = None
+        with self._cache.lock:
+            self._cache.certificates = None
 
     def certificates(self):
-        with self._lock:
-            cached = self._certificates
-            fresh = cached is not None and time.monotonic() - self._loaded_at < self.max_age
-        return cached if fresh else self.refresh()
+        cached = self._fresh()
+        if cached is not None:
+            return cached
+        with self._cache.download_lock:     # the first thread downloads, the others wait for it
+            cached = self._fresh()
+            return cached if cached is not None else self._download()
 
     def get(self, usage):
         """The key certificate to use now for ``usage``; raises KSeFError when KSeF offers none."""
-        found = choose(self.certificates(), usage)
-        if found is None:
-            found = choose(self.refresh(), usage)
+        cached = self.certificates()
+        found = choose(cached, usage)
+        if found is None:           # expired or withdrawn: download again (once per environment)
+            found = choose(self.refresh(stale=cached), usage)
         if found is None:
             raise errors.KSeFServerError(_(
                 "KSeF publishes no valid public key for %(usage)s. Try again later; if it lasts, "
