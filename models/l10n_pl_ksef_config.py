@@ -31,6 +31,7 @@ from datetime import date, timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_date
 
 from ..ksef import certs as ksef_certs
 from ..ksef import errors as ksef_errors
@@ -50,8 +51,11 @@ AUTH_METHODS = [
     ("certificate", "KSeF certificate"),
 ]
 # KSeF tokens are a transitional mechanism: tokens generated in KSeF 2.0 (from
-# 1 February 2026) can be used until the end of 2026 only.
-TOKEN_HORIZON = date(2026, 12, 31)
+# 1 February 2026) can be used until the end of 2026 under the regulation in force
+# (Dz.U. 2025 poz. 1815, par. 13). The ministry has proposed an extension, so the last day
+# is data: the system parameter below (an ISO date), this default when it is not set.
+TOKEN_END_PARAM = "l10n_pl_ksef.token_end_date"  # noqa: S105 - a parameter key
+TOKEN_END_DEFAULT = date(2026, 12, 31)
 TOKEN_RULE_START = date(2026, 2, 1)
 OFFLINE_WARNING_DAYS = 30
 SECRET_GROUP = "l10n_pl_ksef.group_ksef_manager"  # noqa: S105 - a group xml id, not a secret
@@ -101,7 +105,8 @@ class L10nPlKsefConfig(models.Model):
     token_valid_until = fields.Date(
         string="Token usable until", compute="_compute_token_valid_until",
         help="KSeF tokens are transitional: a token generated from 1 February 2026 stops "
-             "working at the end of 2026. Switch to a KSeF certificate before then.")
+             "working after this date (the regulation in force says 31 December 2026; system "
+             "parameter l10n_pl_ksef.token_end_date). Switch to a KSeF certificate before then.")
     # authentication certificate (public data)
     auth_cert_serial = fields.Char(string="Certificate serial number", readonly=True, copy=False)
     auth_cert_subject = fields.Char(string="Certificate holder", readonly=True, copy=False)
@@ -153,8 +158,22 @@ class L10nPlKsefConfig(models.Model):
 
     @api.depends("token_created_on", "has_token")
     def _compute_token_valid_until(self):
+        end = self._l10n_pl_ksef_token_end_date()
         for config in self:
-            config.token_valid_until = TOKEN_HORIZON if config.has_token else False
+            config.token_valid_until = end if config.has_token else False
+
+    @api.model
+    def _l10n_pl_ksef_token_end_date(self):
+        """The last day KSeF tokens may be used: system parameter ``l10n_pl_ksef.token_end_date``
+        (YYYY-MM-DD), else the regulation's 31 December 2026."""
+        value = (self.env["ir.config_parameter"].sudo().get_param(TOKEN_END_PARAM) or "").strip()
+        if value:
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                _logger.info("KSeF: system parameter %s is not a date (YYYY-MM-DD): %r; using %s",
+                             TOKEN_END_PARAM, value, TOKEN_END_DEFAULT)
+        return TOKEN_END_DEFAULT
 
     @api.depends("offline_cert_valid_to", "has_offline_certificate")
     def _compute_offline_cert_state(self):
@@ -185,9 +204,10 @@ class L10nPlKsefConfig(models.Model):
                                "company before connecting to KSeF."))
             if config.auth_method == "token" and config.state == "connected":
                 lines.append(_(
-                    "KSeF tokens generated from 1 February 2026 stop working at the end of 2026 "
-                    "(%(date)s). Connect with a KSeF certificate before then.",
-                    date=TOKEN_HORIZON.strftime("%Y-%m-%d")))
+                    "KSeF tokens generated from 1 February 2026 stop working after %(date)s. "
+                    "Connect with a KSeF certificate before then.",
+                    date=format_date(self.env, config.token_valid_until
+                                     or self._l10n_pl_ksef_token_end_date())))
             if config.auth_method == "certificate" and config.auth_cert_valid_to:
                 if config.auth_cert_valid_to <= now:
                     lines.append(_("The authentication certificate has expired: connect again "
@@ -579,9 +599,10 @@ class L10nPlKsefConfig(models.Model):
                                         date=fields.Date.to_string(self.auth_cert_valid_to)),
                              self.env._("Request a new certificate in the KSeF application and "
                                         "connect again.")))
-        if self.state == "connected" and self.auth_method == "token" and TOKEN_HORIZON <= limit:
-            warnings.append((self.env._("KSeF token stops working on %(date)s",
-                                        date=TOKEN_HORIZON.strftime("%Y-%m-%d")),
+        token_end = self._l10n_pl_ksef_token_end_date()
+        if self.state == "connected" and self.auth_method == "token" and token_end <= limit:
+            warnings.append((self.env._("KSeF token stops working after %(date)s",
+                                        date=format_date(self.env, token_end)),
                              self.env._("Connect with a KSeF certificate before the token stops "
                                         "working.")))
         return warnings

@@ -3,6 +3,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools.misc import format_date
 
 from ..models import vault
 from .common import KEY_PASSWORD, TEST_NIP, WRONG_PASSWORD, KsefTestCommon, b64
@@ -21,7 +22,7 @@ class TestKsefConnect(KsefTestCommon):
         self.assertTrue(config.has_token)
         self.assertTrue(config.last_contact)
         self.assertEqual(config.token_valid_until, date(2026, 12, 31))
-        self.assertIn("2026-12-31", config.warning_message)
+        self.assertIn(format_date(self.env, date(2026, 12, 31)), config.warning_message)
         # stored encrypted: ciphertext only, and it decrypts to the token
         row = self.raw_row()
         self.assertTrue(row["token_encrypted"].startswith("ksef1:"))
@@ -200,3 +201,23 @@ class TestKsefConnect(KsefTestCommon):
         self.wizard().action_l10n_pl_ksef_use_emulator()
         self.assertEqual(self.config.state, "connected")
         self.assertTrue(os.path.exists(os.path.join(directory, "emulator.sqlite")))
+
+    def test_token_end_date_is_a_system_parameter(self):
+        """The token end date is data (the ministry proposed to extend it): every warning and
+        the activity follow the parameter; a malformed value falls back to the regulation's."""
+        self.connect_token()
+        params = self.env["ir.config_parameter"].sudo()
+        self.assertEqual(params.get_param("l10n_pl_ksef.token_end_date"), "2026-12-31")
+        params.set_param("l10n_pl_ksef.token_end_date", "2027-06-30")
+        self.config.invalidate_recordset()
+        self.assertEqual(self.config.token_valid_until, date(2027, 6, 30))
+        self.assertIn(format_date(self.env, date(2027, 6, 30)), self.config.warning_message)
+        self.assertEqual(self.wizard().token_horizon, date(2027, 6, 30))
+        # 30 days ahead of the new date: the managers' warning names it
+        self.assertFalse(self.config._l10n_pl_ksef_expiry_warnings(today=date(2027, 5, 1)))
+        warnings = self.config._l10n_pl_ksef_expiry_warnings(today=date(2027, 6, 10))
+        self.assertEqual(len(warnings), 1)
+        self.assertIn(format_date(self.env, date(2027, 6, 30)), warnings[0][0])
+        params.set_param("l10n_pl_ksef.token_end_date", "end of 2027")
+        self.config.invalidate_recordset()
+        self.assertEqual(self.config.token_valid_until, date(2026, 12, 31))

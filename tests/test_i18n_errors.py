@@ -99,3 +99,11 @@ class TestKsefI18nErrors(KsefTestCommon):
         en = self.env["account.move"].with_context(lang="en_US")
         self.assertEqual(en._l10n_pl_ksef_problems_from_error(
             ksef_errors.InvoiceValidationError(problems=[check, xsd])), [str(check), str(xsd)])
+
+    def test_token_end_date_in_polish_with_the_year(self):
+        self.connect_token()
+        config = self.config.with_context(lang="pl_PL")
+        config.invalidate_recordset()
+        self.assertIn("31.12.2026", config.warning_message)
+        self.assertIn("przestają działać po dniu", config.warning_message)
+        self.assertNotIn("2026-12-31", config.warning_message)

@@ -9,11 +9,12 @@ import base64
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_date
 
 from ..ksef import certs as ksef_certs
 from ..ksef import errors as ksef_errors
 from ..models import ksef_i18n, vault
-from ..models.l10n_pl_ksef_config import AUTH_METHODS, ENVIRONMENTS, TOKEN_HORIZON, _naive
+from ..models.l10n_pl_ksef_config import AUTH_METHODS, ENVIRONMENTS, _naive
 
 # write-only field -> encrypted storage field
 WRITE_ONLY = {
@@ -47,7 +48,9 @@ class L10nPlKsefConnectWizard(models.TransientModel):
     config_state = fields.Selection(related="config_id.state", string="Current connection state")
     config_auth_method = fields.Selection(related="config_id.auth_method",
                                           string="Currently connected with")
-    token_horizon = fields.Date(default=lambda self: TOKEN_HORIZON, readonly=True)
+    token_horizon = fields.Date(
+        default=lambda self: self.env["l10n_pl_ksef.config"]._l10n_pl_ksef_token_end_date(),
+        readonly=True)
 
     # token
     token = fields.Char(
@@ -201,9 +204,10 @@ class L10nPlKsefConnectWizard(models.TransientModel):
                                token_created_on=self.token_created_on)
             message = self.env._(
                 "Connected to KSeF (%(env)s) with a token for NIP %(nip)s.\n"
-                "Remember: tokens generated from 1 February 2026 stop working at the end of 2026 "
-                "(%(date)s). Switch to a KSeF certificate before then.",
-                env=env_label, nip=nip, date=TOKEN_HORIZON.strftime("%Y-%m-%d"))
+                "Remember: tokens generated from 1 February 2026 stop working after %(date)s. "
+                "Switch to a KSeF certificate before then.",
+                env=env_label, nip=nip, date=format_date(
+                    self.env, self.env["l10n_pl_ksef.config"]._l10n_pl_ksef_token_end_date()))
         else:
             cert_bytes = base64.b64decode(self.auth_cert_file) if self.auth_cert_file else b""
             key_bytes = self._secret("auth_key_file", binary=True)
