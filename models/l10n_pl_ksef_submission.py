@@ -19,10 +19,9 @@ from markupsafe import Markup
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
 
-from ..ksef import batch as ksef_batch
-from ..ksef import crypto
 from ..ksef import errors as ksef_errors
 from ..ksef import upo as ksef_upo
+from ..ksef.crypto import sha256_b64
 from . import ksef_i18n
 from .account_move import (
     BATCH_SESSIONS_PER_HOUR,
@@ -299,7 +298,8 @@ class L10nPlKsefSubmission(models.Model):
                 "The KSeF batch session could not be opened; nothing was sent. The invoice will be "
                 "sent again automatically."))
             return
-        status = client.session_status(submission.reference)
+        session = client.resume_batch_session(submission.reference)
+        status = session.status()
         if status.code == 100:
             if submission.state == "open":
                 self._requeue(moves, submission, self.env._(
@@ -308,11 +308,11 @@ class L10nPlKsefSubmission(models.Model):
                     "automatically.", ref=submission.reference))
                 return
             try:
-                ksef_batch.close_batch(client, submission.reference)
+                session.close()
             except ksef_errors.KSeFBadRequest as exc:
                 # refused: a missing/expired upload; KSeF cancels the session by itself
                 _logger.info("KSeF: closing batch %s again refused: %s", submission.reference, exc)
-                if not client.session_status(submission.reference).is_open:
+                if not session.status().is_open:
                     self._trigger_cron(POLL_DELAY_SECONDS)
                     return
                 self._requeue(moves, submission, self.env._(
@@ -322,7 +322,7 @@ class L10nPlKsefSubmission(models.Model):
                 return
             submission.state = "closed"
             self._commit()
-            status = client.session_status(submission.reference)
+            status = session.status()
         if not status.is_final:
             self._trigger_cron(POLL_DELAY_SECONDS)
             return
@@ -330,8 +330,8 @@ class L10nPlKsefSubmission(models.Model):
         for move in moves:
             by_hash.setdefault(move.l10n_pl_ksef_invoice_hash, Move)
             by_hash[move.l10n_pl_ksef_invoice_hash] |= move
-        listed = client.list_session_invoices(submission.reference) if status.code in (200, 445) else []
-        upo_entries = self._batch_upo(client, submission, status) if status.code == 200 else {}
+        listed = session.invoices() if status.code in (200, 445) else []
+        upo_entries = self._batch_upo(session, submission, status) if status.code == 200 else {}
         pending = Move
         accepted = Move
         for invoice_status in listed:
@@ -381,8 +381,10 @@ class L10nPlKsefSubmission(models.Model):
         self._commit()
 
     @api.model
-    def _batch_upo(self, client, submission, status):
+    def _batch_upo(self, session, submission, status):
         """Download the session UPO page(s) once -> {KSeF number: (attachment, Dokument entry)}.
+
+        ``session``: the core's batch session (``ksef.batch.BatchSession``) of ``submission``.
 
         Each page is kept whole as an attachment of the session (a real UPO is signed: its
         signature covers the page, so it is not cut per invoice); every accepted invoice links to
@@ -393,7 +395,7 @@ class L10nPlKsefSubmission(models.Model):
             Attachment = self.env["ir.attachment"].sudo()
             for number, page in enumerate(status.upo_pages, 1):
                 try:
-                    data = client.get_session_upo(submission.reference, page.reference_number)
+                    data = session.upo_page(page.reference_number)
                 except ksef_errors.KSeFError as exc:
                     _logger.info("KSeF: UPO page %s of %s not available yet: %s",
                                  page.reference_number, submission.reference, exc)
@@ -495,9 +497,11 @@ class L10nPlKsefSubmission(models.Model):
     def _send_batch(self, client, company, moves, offline):
         """Send ``moves`` in one batch session (one ZIP, encrypted parts), never twice.
 
-        Order of writes (each committed before the request that depends on it):
-        state ``sent`` + session record -> POST /sessions/batch -> session reference ->
-        part uploads -> state ``closing`` -> POST close -> ``closed`` -> settle by hash.
+        The core owns the protocol (``client.open_batch_session``: ZIP, key, encryption, parts;
+        then ``upload``, ``close``); this method owns the states. Order of writes (each
+        committed before the request that depends on it):
+        state ``sent`` + session record -> open (POST /sessions/batch) -> session reference ->
+        part uploads -> state ``closing`` -> close -> ``closed`` -> settle by hash.
         A crash or timeout anywhere leaves a state ``_settle_batch`` resolves by asking KSeF.
         """
         Move = self.env["account.move"]
@@ -507,30 +511,26 @@ class L10nPlKsefSubmission(models.Model):
                      "l10n_pl_ksef_message": False})
         self._commit()
         self._fault_point("before_send", moves)
-        files = {self._batch_file_name(move): move._l10n_pl_ksef_xml() for move in moves}
-        archive, hashes = ksef_batch.build_archive(files)
-        for move in moves:
-            if hashes[self._batch_file_name(move)] != move.l10n_pl_ksef_invoice_hash:
+        files = [(self._batch_file_name(move), move._l10n_pl_ksef_xml()) for move in moves]
+        for move, (_name, xml) in zip(moves, files):
+            # an empty file is refused by the core below, before anything is sent
+            if xml and sha256_b64(xml) != move.l10n_pl_ksef_invoice_hash:
                 raise UserError(self.env._(
                     "The stored FA(3) file of %(name)s no longer matches its hash; reset the invoice "
                     "to draft and post it again.", name=move.name))
-        key, iv = crypto.new_aes_key(), crypto.new_iv()
-        encrypted = [crypto.aes_encrypt(part, key, iv) for part in ksef_batch.split_parts(archive)]
         try:
-            reference, uploads = ksef_batch.open_batch(
-                client, ksef_batch.describe_archive(archive, encrypted), key, iv, offline_mode=offline)
+            session = client.open_batch_session(files, offline_mode=offline)
         except ksef_errors.KSeFError as exc:
-            # refused, rate limited or timed out: no part was uploaded and the session (if KSeF
-            # opened one) is never closed, so KSeF cannot process anything of it -> queued again
+            # refused (locally or by KSeF), rate limited or timed out: no part was uploaded and
+            # the session (if KSeF opened one) is never closed, so KSeF cannot process anything
+            # of it -> queued again
             self._requeue(moves, submission, ksef_i18n.error_message(self.env, exc))
             raise
-        submission.reference = reference
+        submission.reference = session.reference_number
         self._commit()
         self._fault_point("batch_opened", moves)
         try:
-            for number, part in enumerate(encrypted, 1):
-                ksef_batch.upload_part(client, uploads[number], part, reference,
-                                       timeout=self._upload_timeout(client))
+            session.upload()
         except ksef_errors.KSeFError as exc:
             # not closed: KSeF never processes this session
             self._requeue(moves, submission, ksef_i18n.error_message(self.env, exc))
@@ -539,12 +539,12 @@ class L10nPlKsefSubmission(models.Model):
         self._commit()
         self._fault_point("before_close", moves)
         try:
-            ksef_batch.close_batch(client, reference)
+            session.close()
         except ksef_errors.KSeFRateLimited:
             raise       # not closed; the cron closes it at Retry-After (state closing)
         except ksef_errors.KSeFError as exc:
             # unknown outcome (timeout, 5xx) or refused: settled from KSeF's own session status
-            _logger.info("KSeF: closing batch %s: %s", reference, exc)
+            _logger.info("KSeF: closing batch %s: %s", session.reference_number, exc)
         else:
             submission.state = "closed"
             self._commit()
@@ -555,18 +555,9 @@ class L10nPlKsefSubmission(models.Model):
             raise
         except ksef_errors.KSeFError as exc:
             # the batch is in KSeF's hands; its results are collected by the next cron run
-            _logger.info("KSeF: results of batch %s not read yet: %s", reference, exc)
+            _logger.info("KSeF: results of batch %s not read yet: %s", session.reference_number, exc)
             self._trigger_cron(POLL_DELAY_SECONDS)
         return Move
-
-    @api.model
-    def _upload_timeout(self, client):
-        """Seconds for one part upload: the client's read timeout, at least 60 s (numeric:
-        Odoo's test harness only understands numbers)."""
-        timeout = getattr(getattr(client, "transport", None), "timeout", 30)
-        if isinstance(timeout, (tuple, list)):
-            timeout = timeout[-1]
-        return max(60.0, float(timeout or 30))
 
 
 class L10nPlKsefConfig(models.Model):
