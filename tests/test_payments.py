@@ -55,7 +55,9 @@ class TestKsefPayments(KsefPaymentCommon):
         bills = self.ksef_bills(self.vendor, 3, amount=200.0)
         wizard = self.register(bills, group_payment=True)
         self.assertIn("collective identifier", wizard.l10n_pl_ksef_memo_info)
+        self.emulator.reset_counters()
         _wizard, _action, payment = self.pay(bills, group_payment=True)
+        self.assertEqual(self.emulator.counters.get(COLLECTIVE), 1)
         self.assertEqual(len(payment), 1)
         number = payment.l10n_pl_ksef_collective_number
         self.assertTrue(ksef_collective.is_valid_collective_identifier(number), number)
