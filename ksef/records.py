@@ -55,6 +55,47 @@ def utcnow():
     return datetime.now(timezone.utc)
 
 
+def to_iso(value):
+    """An aware datetime (or naive UTC) -> ISO 8601 text with offset, microseconds kept
+    (None -> False, as Odoo stores an empty value)."""
+    if value is None:
+        return False
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def from_iso(text):
+    """ISO 8601 text -> aware datetime (no offset: UTC); empty -> None."""
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def naive_utc(value):
+    """A datetime -> naive UTC without microseconds, as Odoo stores it (empty -> False)."""
+    if not value:
+        return False
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
+def parse_naive_utc(value):
+    """KSeF metadata date-time text -> naive UTC datetime without microseconds, as Odoo stores
+    it; False when missing or unreadable."""
+    if not value:
+        return False
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return naive_utc(parsed)
+
+
 # --- authentication -------------------------------------------------------------
 
 @dataclass

@@ -26,7 +26,6 @@ import copy
 import json
 import logging
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from decimal import Decimal
 
 import psycopg2.errors
@@ -36,6 +35,8 @@ from odoo.fields import Command
 from odoo.tools import SQL, float_compare, float_round
 
 from ..ksef import errors as ksef_errors
+from ..ksef.fa3.codes import BUCKET_CODE, PERCENT_CODES
+from ..ksef.records import parse_naive_utc as _parse_ksef_datetime
 from . import ksef_i18n
 
 _logger = logging.getLogger(__name__)
@@ -53,24 +54,6 @@ STATS_TABLES = ("account_move", "account_move_line")
 STATS_SOUND_ABOVE = 200_000
 #: rows beyond twice the estimate that make the statistics stale
 STATS_SLACK = 200
-#: P_12 codes with a percentage we may look up among the company's purchase taxes
-PERCENT_CODES = {"23": 23, "22": 22, "8": 8, "7": 7, "5": 5, "4": 4, "3": 3}
-#: totals bucket -> a representative P_12 code (bills built from totals only)
-BUCKET_CODE = {"1": "23", "2": "8", "3": "5", "4": "4", "6_1": "0 KR", "6_2": "0 WDT",
-               "6_3": "0 EX", "7": "zw", "8": "np I", "9": "np II", "10": "oo"}
-
-
-def _parse_ksef_datetime(value):
-    """KSeF metadata date-time text -> naive UTC datetime (False when missing)."""
-    if not value:
-        return False
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed.replace(microsecond=0)
 
 
 class _ImportCache:

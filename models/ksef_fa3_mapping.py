@@ -43,17 +43,9 @@ from ..ksef.errors import InvoiceValidationError, SchemaUnavailableError
 from ..ksef.fa3 import codes as fa3_codes
 from ..ksef.fa3 import model as fa3
 from ..ksef.fa3.builder import build_invoice_xml
+from ..ksef.fa3.codes import PERCENT_CODES, VAT_CODE_SELECTION
 from ..ksef.nip import is_valid_nip, normalize_nip
 from . import ksef_i18n
-
-VAT_CODE_SELECTION = [
-    ("23", "23%"), ("22", "22%"), ("8", "8%"), ("7", "7%"), ("5", "5%"),
-    ("4", "4% (taxi flat rate)"), ("3", "3% (taxi flat rate)"),
-    ("0 KR", "0% domestic (0 KR)"), ("0 WDT", "0% intra-EU supply of goods (0 WDT)"),
-    ("0 EX", "0% export of goods (0 EX)"), ("zw", "Exempt (zw)"),
-    ("oo", "Domestic reverse charge (oo)"),
-    ("np I", "Outside Poland (np I)"), ("np II", "EU services, art. 100 (np II)"),
-]
 
 #: JPK_V7 tax-report fields (tags of the base repartition line) -> FA(3) P_12 code.
 #: Order matters: the first tag found wins (K_12 before K_11: np II services carry both).
@@ -70,7 +62,6 @@ TAG_CODES = (
 #: tags whose code depends on the percentage (basic / reduced rates)
 RATE_TAGS = {"K_19": ("23", "22"), "K_17": ("8", "7"), "K_15": ("5",)}
 LINE_PROCEDURE_TAGS = ("I_42", "I_63")
-PERCENT_CODES = {"23", "22", "8", "7", "5", "4", "3"}
 #: codes for which the buyer settles the VAT (Adnotacje/P_18 = 1)
 REVERSE_CHARGE_CODES = {"oo", "np II"}
 TWO = Decimal("0.01")

@@ -23,13 +23,16 @@ How a run works (``l10n_pl_ksef.import.cursor._l10n_pl_ksef_run``)
 """
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import psycopg2.errors
 from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
 
 from ..ksef import errors as ksef_errors
+from ..ksef.records import from_iso as _from_iso
+from ..ksef.records import naive_utc as _naive_utc
+from ..ksef.records import to_iso as _to_iso
 from . import ksef_i18n
 
 _logger = logging.getLogger(__name__)
@@ -45,32 +48,6 @@ PARAM_MAX_INCREMENTS = "l10n_pl_ksef.import_max_increments_per_run"
 DEFAULT_MAX_INCREMENTS = 10
 PARAM_CHUNK = "l10n_pl_ksef.import_commit_every"
 DEFAULT_CHUNK = 200
-
-
-def _to_iso(value):
-    """An aware datetime (or naive UTC) -> ISO 8601 text with offset, microseconds kept."""
-    if value is None:
-        return False
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
-
-
-def _from_iso(text):
-    if not text:
-        return None
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
-
-
-def _naive_utc(value):
-    if not value:
-        return False
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value.replace(microsecond=0)
 
 
 def _in_test():

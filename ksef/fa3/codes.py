@@ -8,6 +8,9 @@ Public names
 ``RATE_BUCKET``            ``P_12`` value -> totals bucket (``"1"``, ``"2"`` ... ``"6_1"`` ... ``"10"``),
                            i.e. which ``P_13_x``/``P_14_x`` pair the line's amounts belong to.
 ``RATE_PERCENT``           ``P_12`` value -> Decimal percentage (0 for 0 KR / zw / oo / np ...).
+``PERCENT_CODES``          ``P_12`` values that are a percentage -> int (``{"23": 23, ...}``).
+``BUCKET_CODE``            totals bucket -> a representative ``P_12`` value (``{"1": "23", ...}``).
+``VAT_RATE_LABELS``, ``VAT_CODE_SELECTION``: English labels of the ``P_12`` values.
 ``INVOICE_KINDS``          ``RodzajFaktury`` values (VAT, KOR, ZAL, ROZ, UPR, KOR_ZAL, KOR_ROZ).
 ``CORRECTION_KINDS``       the three correction kinds.
 ``GTU_CODES``, ``PROCEDURES``, ``PAYMENT_FORMS``, ``THIRD_PARTY_ROLES``: code lists with labels.
@@ -47,6 +50,28 @@ NET_ONLY_BUCKETS = ("6_1", "6_2", "6_3", "7", "8", "9", "10", "11")
 ALL_BUCKETS = VAT_BUCKETS + NET_ONLY_BUCKETS
 
 RATE_PERCENT = {k: Decimal(k) if k.isdigit() else Decimal(0) for k in VAT_RATES}
+
+#: P_12 codes that are a percentage -> that percentage (the rates a tax can be found by)
+PERCENT_CODES = {k: int(RATE_PERCENT[k]) for k in VAT_RATES if k.isdigit()}
+
+#: totals bucket -> a representative P_12 code (the bucket's first rate), for an invoice known
+#: only by its totals
+BUCKET_CODE = {}
+for _code in VAT_RATES:
+    BUCKET_CODE.setdefault(RATE_BUCKET[_code], _code)
+del _code
+
+#: P_12 code -> English label (the Odoo layer's selection of a tax's KSeF VAT code)
+VAT_RATE_LABELS = {
+    "23": "23%", "22": "22%", "8": "8%", "7": "7%", "5": "5%",
+    "4": "4% (taxi flat rate)", "3": "3% (taxi flat rate)",
+    "0 KR": "0% domestic (0 KR)", "0 WDT": "0% intra-EU supply of goods (0 WDT)",
+    "0 EX": "0% export of goods (0 EX)", "zw": "Exempt (zw)",
+    "oo": "Domestic reverse charge (oo)",
+    "np I": "Outside Poland (np I)", "np II": "EU services, art. 100 (np II)",
+}
+#: [(P_12 code, label)] in the order of VAT_RATES (an Odoo Selection)
+VAT_CODE_SELECTION = [(k, VAT_RATE_LABELS[k]) for k in VAT_RATES]
 
 BUCKET_LABELS = {
     "1": _("basic rate 23%/22%"), "2": _("reduced rate 8%/7%"), "3": _("reduced rate 5%"),

@@ -251,3 +251,20 @@ def test_session_upo_page_of_10000_documents_is_not_refused_as_oversize():
         pass
     else:  # pragma: no cover
         raise AssertionError("an invoice UPO of 6 MB must be refused")
+
+
+def test_odoo_date_helpers():
+    from datetime import datetime, timezone
+
+    from ksef.records import from_iso, naive_utc, parse_naive_utc, to_iso
+    assert parse_naive_utc("2025-10-01T12:34:56.123456+02:00") == datetime(2025, 10, 1, 10, 34, 56)
+    assert parse_naive_utc("2025-10-01T12:34:56Z") == datetime(2025, 10, 1, 12, 34, 56)
+    assert parse_naive_utc("2025-10-01") == datetime(2025, 10, 1)
+    assert parse_naive_utc("") is False and parse_naive_utc(None) is False
+    assert parse_naive_utc("yesterday") is False
+    aware = datetime(2025, 10, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    assert to_iso(aware) == "2025-10-01T12:00:00.123456+00:00"
+    assert to_iso(aware.replace(tzinfo=None)) == to_iso(aware) and to_iso(None) is False
+    assert from_iso(to_iso(aware)) == aware and from_iso("") is None
+    assert from_iso("2025-10-01T12:00:00").tzinfo is timezone.utc
+    assert naive_utc(aware) == datetime(2025, 10, 1, 12, 0, 0) and naive_utc(None) is False

@@ -307,3 +307,14 @@ def test_validate_if_available(monkeypatch, tmp_path):
     data = build_invoice_xml(inv, validate="if-available")
     assert data.startswith(b"<?xml")
     assert build_invoice_xml(inv, validate=False) == data
+
+
+def test_code_lists_of_the_odoo_layer():
+    from ksef.fa3 import codes
+    assert codes.PERCENT_CODES == {"23": 23, "22": 22, "8": 8, "7": 7, "5": 5, "4": 4, "3": 3}
+    assert codes.BUCKET_CODE == {"1": "23", "2": "8", "3": "5", "4": "4", "6_1": "0 KR",
+                                 "6_2": "0 WDT", "6_3": "0 EX", "7": "zw", "8": "np I",
+                                 "9": "np II", "10": "oo"}
+    assert all(codes.RATE_BUCKET[code] == bucket for bucket, code in codes.BUCKET_CODE.items())
+    assert [code for code, _label in codes.VAT_CODE_SELECTION] == list(codes.VAT_RATES)
+    assert dict(codes.VAT_CODE_SELECTION)["np II"] == "EU services, art. 100 (np II)"
