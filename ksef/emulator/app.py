@@ -1,16 +1,21 @@
 """The Emulator object: lifecycle, dispatch (faults, availability, rate limits, auth), test helpers."""
-import hashlib
 import ipaddress
 import logging
 import secrets
 import threading
 import time
 
-from .common import ApiError, make_reference, now
+from . import handlers  # noqa: F401  (importing the package registers every route)
+from .common import ApiError, make_reference, now, token_hash
 from .faults import Faults
+from .handlers.batch import serve_upload
+from .handlers.exports import serve_download
+from .handlers.sessions import advance, serve_storage
+from .handlers.tokens import create_token, revoke_token
 from .keys import KeyRing
 from .ratelimits import RateLimiter
 from .routes import Router
+from .seed import seed_incoming_invoices, seed_raw_invoice
 from .server import (
     API_PREFIX,
     HANDLERS,
@@ -30,32 +35,12 @@ ALL_PERMISSIONS = ["InvoiceRead", "InvoiceWrite", "CredentialsRead", "Credential
                    "CollectiveIdentifierManage"]
 
 
-def token_hash(token):
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _load_handlers():
-    from .handlers import (  # noqa: F401
-        auth,
-        batch,
-        certificates,
-        collective,
-        exports,
-        invoices,
-        limits,
-        sessions,
-        testdata,
-        tokens,
-    )
-
-
 class Emulator:
     """A local KSeF 2.0 API (TEST-like behaviour). See notes/CONTRACT.md."""
 
     def __init__(self, schema_dir=None, rate_limits="off", db_path=None, processing_delay=0.0,
                  access_token_lifetime=900, refresh_token_lifetime=7 * 24 * 3600,
                  authentication_token_lifetime=45 * 60, auth_delay=0.0, session_lifetime=12 * 3600):
-        _load_handlers()
         self.schema_dir = schema_dir
         self.processing_delay = float(processing_delay or 0)
         self.access_token_lifetime = access_token_lifetime
@@ -144,14 +129,12 @@ class Emulator:
                     self.state.put("bearer", key, rec)
 
     def revoke_ksef_token(self, token_or_reference):
-        from .handlers.tokens import revoke_token
         with self.lock:
             ref = token_or_reference.split("|", 1)[0]
             return revoke_token(self, ref)
 
     def make_ksef_token(self, nip, permissions=("InvoiceWrite", "InvoiceRead"),
                         description="Token created by the emulator for tests"):
-        from .handlers.tokens import create_token
         with self.lock:
             _ref, token = create_token(self, {"type": "Nip", "value": nip},
                                        {"type": "Nip", "value": nip}, list(permissions),
@@ -186,7 +169,6 @@ class Emulator:
         ``offline_late`` ones are offline invoices with an issue date (P_1) 2-4 weeks ago that
         reach KSeF now. Rates 23/8/5/zw, some KOR corrections of earlier ones, some paid.
         Returns their KSeF numbers."""
-        from .seed import seed_incoming_invoices
         with self.lock:
             return seed_incoming_invoices(self, buyer_nip, count, sellers=sellers, start=start,
                                           offline_late=offline_late, lines=lines, seed=seed)
@@ -194,7 +176,6 @@ class Emulator:
     def seed_raw_invoice(self, buyer_nip, xml_bytes, seller_nip=None, invoice_number=None):
         """Store ``xml_bytes`` unchecked (e.g. hostile XML) as an invoice to ``buyer_nip``
         -> KSeF number."""
-        from .seed import seed_raw_invoice
         with self.lock:
             return seed_raw_invoice(self, buyer_nip, xml_bytes, seller_nip, invoice_number)
 
@@ -211,9 +192,6 @@ class Emulator:
     def _dispatch(self, req):
         """Return a Response, or None to drop the connection without answering."""
         if req.path.startswith(STORAGE_PREFIX + "/"):
-            from .handlers.batch import serve_upload
-            from .handlers.exports import serve_download
-            from .handlers.sessions import serve_storage
             kind = req.path[len(STORAGE_PREFIX) + 1:].split("/", 1)[0]
             serve, req.template = {
                 "batch": (serve_upload, STORAGE_PREFIX + "/batch/{referenceNumber}/{ordinalNumber}"),
@@ -260,7 +238,6 @@ class Emulator:
                                                     "zaimplementowana w emulatorze."
                                                     % (req.method, template)))
             try:
-                from .handlers.sessions import advance
                 advance(self)
                 response = handler(self, req)
             except ApiError as err:

@@ -1,5 +1,6 @@
 """Shared helpers of the emulator: API errors, time formatting, reference numbers."""
 import datetime
+import hashlib
 import json
 import os
 import secrets
@@ -13,6 +14,11 @@ except Exception:  # pragma: no cover - no tz database
     WARSAW = datetime.timezone.utc
 
 UTC = datetime.timezone.utc
+
+
+def token_hash(token):
+    """How a bearer token is kept in the store (never the token itself)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 # exception codes -> official descriptions (OpenAPI 400 tables)
 DESCRIPTIONS = {

@@ -15,6 +15,7 @@ from ..ksef_number import make_ksef_number
 from ..nip import make_nip
 from .common import UTC, WARSAW, warsaw_date
 from .fa_reader import read_fields
+from .handlers.sessions import SESSION_STATUS, _finish_session, _new_link, _status
 
 PRODUCTS = [("Papier ksero A4 80g", "ryza", "23"), ("Toner HP 85A", "szt.", "23"),
             ("Usługa serwisowa IT", "godz.", "23"), ("Kawa ziarnista 1 kg", "szt.", "5"),
@@ -93,7 +94,6 @@ def seed_incoming_invoices(emu, buyer_nip, count, sellers=None, start=None, offl
     """Create ``count`` FA(3) invoices issued TO ``buyer_nip`` (see Emulator.seed_incoming_invoices)."""
     from ..fa3 import build_invoice_xml
     from ..fa3.schema import load_schema
-    from .handlers.sessions import SESSION_STATUS, _finish_session, _new_link, _status
     rng = random.Random(seed if seed is not None else secrets.randbits(32))
     sellers = list(sellers or seller_nips(max(1, min(50, count // 20 or 1)), rng.randint(0, 10 ** 6)))
     schema = load_schema(emu.schema_dir) if emu.schema_dir else None

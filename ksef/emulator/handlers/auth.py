@@ -2,7 +2,7 @@
 import time
 
 from ...crypto import b64decode, rsa_oaep_decrypt, sha256_b64
-from ..common import ApiError, bad_request, iso
+from ..common import ApiError, bad_request, iso, token_hash
 from ..server import empty, json_response, route
 from .util import continuation, require, subject_dn, validate_context
 
@@ -302,7 +302,6 @@ def _revoke_auth(emu, op):
 @route("DELETE", "/auth/sessions/current")
 def delete_current(emu, req):
     token = req.token()
-    from ..app import token_hash
     rec = emu.state.get("bearer", token_hash(token)) if token else None
     kind = rec["kind"] if rec and rec["kind"] in ("access", "refresh") else "access"
     _bearer, op = emu.authorize(req, kind=kind)
