@@ -16,3 +16,4 @@ from . import l10n_pl_ksef_outage
 from . import ksef_payment_memo
 from . import l10n_pl_ksef_collective
 from . import account_bank_statement_line
+from . import account_payment_order

@@ -138,6 +138,34 @@ class AccountMove(models.Model):
         """Bills (vendor side) whose payments follow art. 108g."""
         return self.filtered(lambda m: m.is_purchase_document(include_receipts=True))
 
+    def _l10n_pl_ksef_payment_plan(self):
+        """How one payment of these moves follows art. 108g, or None when it does not apply
+        (not only vendor bills). A dict: ``kind`` ("number" | "collective" | "exception"),
+        ``numbered`` (bills paid with their KSeF number), ``others`` (bills without one),
+        ``notes`` (why, per bill)."""
+        bills = self._l10n_pl_ksef_paid_with_memo()
+        if not bills or bills != self:
+            return None
+        numbered = bills.filtered(lambda m: not m._l10n_pl_ksef_payment_exception())
+        others = bills - numbered
+        notes = [m._l10n_pl_ksef_payment_exception() for m in others]
+        if not numbered:
+            kind = "exception"
+        elif len(numbered) == 1:
+            kind = "number"
+        else:
+            kind = "collective"
+        return {"kind": kind, "numbered": numbered, "others": others, "notes": notes}
+
+    # --- OCA account_payment_order (when installed): each transfer's remittance information ----
+    def _get_payment_order_communication_direct(self):
+        """account_payment_order takes a payment line's communication from here: a KSeF bill
+        is paid with its KSeF number (the remittance information of the bank file)."""
+        if len(self) == 1 and self.is_purchase_document(include_receipts=True) \
+                and self.l10n_pl_ksef_number and not self._l10n_pl_ksef_payment_exception():
+            return self._l10n_pl_ksef_payment_memo()
+        return super()._get_payment_order_communication_direct()
+
     # --- our own invoices: the KSeF number as payment reference --------------------------------
     def _l10n_pl_ksef_apply_status(self, status, upo=None, log=True):
         result = super()._l10n_pl_ksef_apply_status(status, upo=upo, log=log)

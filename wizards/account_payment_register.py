@@ -35,23 +35,9 @@ class AccountPaymentRegister(models.TransientModel):
 
     # --- what a payment of some lines carries --------------------------------------------------
     def _l10n_pl_ksef_plan(self, lines):
-        """How one payment of ``lines`` follows art. 108g, or None when it does not apply
-        (not vendor bills). A dict: ``kind`` ("number" | "collective" | "exception"),
-        ``numbered`` (bills with a KSeF number), ``others`` (bills without), ``notes``."""
-        moves = lines.move_id
-        bills = moves._l10n_pl_ksef_paid_with_memo()
-        if not bills or bills != moves:
-            return None
-        numbered = bills.filtered(lambda m: not m._l10n_pl_ksef_payment_exception())
-        others = bills - numbered
-        notes = [m._l10n_pl_ksef_payment_exception() for m in others]
-        if not numbered:
-            kind = "exception"
-        elif len(numbered) == 1:
-            kind = "number"
-        else:
-            kind = "collective"
-        return {"kind": kind, "numbered": numbered, "others": others, "notes": notes}
+        """How one payment of ``lines`` follows art. 108g (see account.move's
+        ``_l10n_pl_ksef_payment_plan``), or None."""
+        return lines.move_id._l10n_pl_ksef_payment_plan()
 
     @api.model
     def _get_communication(self, lines):
