@@ -107,9 +107,10 @@ class AccountMove(models.Model):
         return self.env.ref("l10n_pl_ksef.action_report_ksef_invoice_visualisation") \
             .report_action(self, config=False)
 
-    @api.model
     def action_l10n_pl_ksef_import_now(self):
-        """Bills list button: import the current company's purchase invoices now."""
+        """Bills list button: import the current company's purchase invoices now. Not an
+        ``api.model`` method: a list header button calls it with the selected ids (none or
+        some), which an ``api.model`` method would refuse as an extra argument."""
         return self.env["l10n_pl_ksef.import.cursor"].action_l10n_pl_ksef_import_now()
 
     def action_l10n_pl_ksef_open_corrected(self):

@@ -7,6 +7,7 @@ Failures are injected by patching Odoo-side methods only; KSeF is the in-process
 from datetime import timedelta
 from unittest.mock import patch
 
+from odoo.service.model import call_kw
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -104,10 +105,12 @@ class TestKsefImportCursor(ImportEmulatorCase):
     def test_manual_button_reports_result(self):
         self.seed(2, lines=1, seed=751)
         self.cursor.next_run_after = False
-        action = self.env["account.move"].with_user(self.accountant).with_company(
-            self.company).action_l10n_pl_ksef_import_now()
+        # exactly as the web client calls a list header button: with the selected ids
+        action = call_kw(self.env["account.move"].with_user(self.accountant).with_company(
+            self.company), "action_l10n_pl_ksef_import_now", [[]], {})
         self.assertEqual(action["tag"], "display_notification")
         self.assertEqual(action["params"]["type"], "success", action["params"]["message"])
+        self.assertIn("2 new bill(s)", action["params"]["message"])   # how many arrived
         self.assertEqual(len(self.bills()), 2)
         self.assertEqual(self.cursor.last_run_id.trigger, "manual")
         self.assertEqual(self.cursor.last_run_id.user_id, self.accountant)
