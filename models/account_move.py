@@ -82,13 +82,6 @@ KSEF_MODES = [
     ("emergency", "Emergency (KSeF failure)"),
 ]
 OFFLINE_MODES = ("offline24", "offline", "emergency")
-#: above this many waiting invoices of a company, the cron uses one batch session
-BATCH_THRESHOLD = 5
-#: per-company budgets, below KSeF's PRD limits (180 online sends/hour, 60 batch open+close/hour)
-ONLINE_SENDS_PER_HOUR = 150
-BATCH_SESSIONS_PER_HOUR = 20
-#: how long a KSeF number may take before the cron asks again
-POLL_DELAY_SECONDS = 5
 #: fields of the sending state machine (bookkeeping only: writing them never touches lines)
 KSEF_STATE_FIELDS = frozenset((
     "l10n_pl_ksef_state", "l10n_pl_ksef_mode", "l10n_pl_ksef_deadline", "l10n_pl_ksef_deadline_warned",
@@ -323,7 +316,7 @@ class AccountMove(models.Model):
                 failures[move] = problems
                 move.l10n_pl_ksef_message = "\n".join("- %s" % p for p in problems)
                 continue
-            move._l10n_pl_ksef_store_xml(xml, move_mode)
+            move._l10n_pl_ksef_queue(xml, move_mode)
             queued |= move
         if failures and raise_on_problems:
             raise UserError("\n\n".join(
@@ -332,30 +325,7 @@ class AccountMove(models.Model):
                 for move, problems in failures.items()))
         return queued
 
-    def _l10n_pl_ksef_store_xml(self, xml, mode, outage=None):
-        self.ensure_one()
-        attachment = self.env["ir.attachment"].sudo().create({
-            "name": "FA3-%s.xml" % (self.name or "").replace("/", "_"),
-            "raw": xml,
-            "mimetype": "application/xml",
-            "res_model": self._name,
-            "res_id": self.id,
-            "description": self.env._("FA(3) invoice sent to KSeF"),
-        })
-        self.write({
-            "l10n_pl_ksef_state": "queued",
-            "l10n_pl_ksef_mode": mode,
-            "l10n_pl_ksef_xml_id": attachment.id,
-            "l10n_pl_ksef_invoice_hash": sha256_b64(xml),
-            "l10n_pl_ksef_message": False,
-            "l10n_pl_ksef_invoice_ref": False,
-            "l10n_pl_ksef_submission_id": False,
-            "l10n_pl_ksef_rejection_code": False,
-            "l10n_pl_ksef_corrected_hash": False,
-        })
-        self._l10n_pl_ksef_set_offline_mode(mode, outage=outage)
-
-    def _l10n_pl_ksef_set_offline_mode(self, mode, outage=None):
+    def _l10n_pl_ksef_set_mode(self, mode, outage=None):
         """Record the issuing mode; offline/emergency invoices link to the ongoing outage of the
         company (``outage``, or the current one); then compute the deadline."""
         self.ensure_one()
@@ -484,11 +454,8 @@ class AccountMove(models.Model):
             # the file the buyer's KOD I points to: a correction that was rejected again keeps
             # referring to the original
             rejected_hash = move.l10n_pl_ksef_corrected_hash or move.l10n_pl_ksef_invoice_hash
-            move._l10n_pl_ksef_store_xml(xml, move.l10n_pl_ksef_mode, outage=move.l10n_pl_ksef_outage_id)
-            move.l10n_pl_ksef_corrected_hash = rejected_hash
-            move._message_log(body=self.env._(
-                "Technical correction of the rejected KSeF file (hash %(hash)s) queued for KSeF.",
-                hash=rejected_hash))
+            move._l10n_pl_ksef_queue(xml, move.l10n_pl_ksef_mode, outage=move.l10n_pl_ksef_outage_id,
+                                     corrected_hash=rejected_hash)
         self._l10n_pl_ksef_send_now()
         return True
 
@@ -504,55 +471,164 @@ class AccountMove(models.Model):
                 lambda m: m.l10n_pl_ksef_state in ("queued", "sent")).grouped("company_id").items():
             Submission._process_company(company, moves, interactive=True)
 
-    # ------------------------------------------------------------------ results
+    # ------------------------------------------------------------------ transitions
+    # The only methods that change an invoice's KSeF state. Each one writes every field and
+    # chatter line of its transition, whichever path calls it (button, Send wizard, cron,
+    # online or batch session); the engine (l10n_pl_ksef.submission) drives KSeF sessions and
+    # calls them, it never writes these fields itself. Resetting to draft: _l10n_pl_ksef_clear.
+
+    def _l10n_pl_ksef_queue(self, xml, mode, outage=None, corrected_hash=False):
+        """(not sent | rejected) -> queued: the FA(3) file is stored with its hash; nothing is
+        sent yet. ``corrected_hash``: a technical correction of the rejected file with that hash
+        (logged on the invoice)."""
+        self.ensure_one()
+        attachment = self.env["ir.attachment"].sudo().create({
+            "name": "FA3-%s.xml" % (self.name or "").replace("/", "_"),
+            "raw": xml,
+            "mimetype": "application/xml",
+            "res_model": self._name,
+            "res_id": self.id,
+            "description": self.env._("FA(3) invoice sent to KSeF"),
+        })
+        self.write({
+            "l10n_pl_ksef_state": "queued",
+            "l10n_pl_ksef_mode": mode,
+            "l10n_pl_ksef_xml_id": attachment.id,
+            "l10n_pl_ksef_invoice_hash": sha256_b64(xml),
+            "l10n_pl_ksef_message": False,
+            "l10n_pl_ksef_invoice_ref": False,
+            "l10n_pl_ksef_submission_id": False,
+            "l10n_pl_ksef_rejection_code": False,
+            "l10n_pl_ksef_corrected_hash": corrected_hash or False,
+        })
+        self._l10n_pl_ksef_set_mode(mode, outage=outage)
+        if corrected_hash:
+            self._message_log(body=self.env._(
+                "Technical correction of the rejected KSeF file (hash %(hash)s) queued for KSeF.",
+                hash=corrected_hash))
+
+    def _l10n_pl_ksef_switch_offline(self, mode, outage=None, reason=""):
+        """queued (online) -> queued in an offline ``mode``, because KSeF cannot be reached
+        (``reason``); linked to ``outage`` for offline/emergency; the deadline is computed and
+        told in one chatter message per invoice."""
+        for move in self:
+            move._l10n_pl_ksef_set_mode(mode, outage=outage)
+        modes = dict(self._fields["l10n_pl_ksef_mode"]._description_selection(self.env))
+        self._message_log_batch(bodies={m.id: self.env._(
+            "KSeF is not reachable (%(error)s). The invoice was issued in the %(mode)s mode and "
+            "will be sent automatically when KSeF answers again; %(deadline)s", error=reason,
+            mode=modes.get(m.l10n_pl_ksef_mode), deadline=m._l10n_pl_ksef_deadline_text())
+            for m in self})
+
+    def _l10n_pl_ksef_note(self, message):
+        """Why a waiting invoice is still waiting (no state change)."""
+        if self:
+            self.write({"l10n_pl_ksef_message": message})
+
+    def _l10n_pl_ksef_mark_sent(self, submission):
+        """queued -> sent in ``submission``: written (and committed by the engine) BEFORE the
+        request that sends the file; without an invoice reference the outcome is unknown and
+        the invoice is settled by its hash, never resent blindly."""
+        self.write({"l10n_pl_ksef_state": "sent", "l10n_pl_ksef_submission_id": submission.id,
+                    "l10n_pl_ksef_sent_at": fields.Datetime.now(), "l10n_pl_ksef_invoice_ref": False,
+                    "l10n_pl_ksef_message": False})
+
+    def _l10n_pl_ksef_mark_received(self, invoice_ref):
+        """sent: KSeF took the file and named its invoice reference (the KSeF number follows)."""
+        self.ensure_one()
+        if invoice_ref and not self.l10n_pl_ksef_invoice_ref:
+            self.l10n_pl_ksef_invoice_ref = invoice_ref
+
+    def _l10n_pl_ksef_requeue(self, reason=False):
+        """sent -> queued: KSeF provably did not take the invoice (no session, not held by KSeF
+        in it, a batch never closed or not listed, 429); sent again automatically. ``reason``
+        is shown on the invoice."""
+        if self:
+            self.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False,
+                        "l10n_pl_ksef_sent_at": False, "l10n_pl_ksef_invoice_ref": False,
+                        "l10n_pl_ksef_message": reason or False})
+
+    def _l10n_pl_ksef_accept(self, status, upo=None, log=True):
+        """sent -> accepted: KSeF number, acquisition time, invoice reference, UPO. ``log=False``:
+        the caller logs many at once (``_l10n_pl_ksef_log_outcome``)."""
+        self.ensure_one()
+        vals = {
+            "l10n_pl_ksef_state": "accepted",
+            "l10n_pl_ksef_number": status.held_ksef_number,
+            "l10n_pl_ksef_acquisition_date": status.acquisition_date and fields.Datetime.to_datetime(
+                status.acquisition_date.astimezone(tz=None).replace(tzinfo=None)
+                if status.acquisition_date.tzinfo else status.acquisition_date),
+            "l10n_pl_ksef_message": False,
+        }
+        if status.reference_number and not self.l10n_pl_ksef_invoice_ref:
+            vals["l10n_pl_ksef_invoice_ref"] = status.reference_number
+        self.write(vals)
+        if upo:
+            self._l10n_pl_ksef_attach_upo(upo)
+        if log:
+            self._l10n_pl_ksef_log_outcome()
+        if self.invoice_pdf_report_id:
+            # the stored PDF shows no KSeF number yet: drop it so the next print shows it
+            self.invoice_pdf_report_id.sudo().unlink()
+            self.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])
+
+    def _l10n_pl_ksef_reject(self, code, message, log=True):
+        """queued | sent -> rejected: KSeF refused the invoice, at once (validation of the request)
+        or after processing it; its status ``code`` and reasons are kept and logged."""
+        try:
+            code = int(code or 0)
+        except (TypeError, ValueError):
+            code = 0
+        self.write({"l10n_pl_ksef_state": "rejected", "l10n_pl_ksef_message": message,
+                    "l10n_pl_ksef_rejection_code": code or False})
+        if log:
+            self._l10n_pl_ksef_log_outcome()
+
+    def _l10n_pl_ksef_log_outcome(self):
+        """One chatter message per accepted / rejected invoice (in bulk for a batch session)."""
+        bodies = {}
+        for move in self:
+            if move.l10n_pl_ksef_state == "accepted":
+                label = (self.env._("Accepted by KSeF (batch session). KSeF number:")
+                         if move.l10n_pl_ksef_submission_id.kind == "batch"
+                         else self.env._("Accepted by KSeF. KSeF number:"))
+                bodies[move.id] = Markup("%s <b>%s</b>") % (label, move.l10n_pl_ksef_number)
+            elif move.l10n_pl_ksef_state == "rejected":
+                bodies[move.id] = Markup("%s<br/>%s") % (
+                    self.env._("Rejected by KSeF:"), escape(move.l10n_pl_ksef_message or ""))
+        if bodies:
+            self.browse(bodies)._message_log_batch(bodies=bodies)
+
     def _l10n_pl_ksef_apply_status(self, status, upo=None, log=True):
-        """Write a final/pending InvoiceStatus of KSeF onto the invoice.
+        """Apply an InvoiceStatus of KSeF (``ksef.records``) through the transition it means.
 
         Returns "accepted", "sent" (still pending) or "rejected". ``log=False``: no chatter
         message (the batch settling logs all invoices at once).
         """
         self.ensure_one()
-        number = status.held_ksef_number
-        if number:
-            vals = {
-                "l10n_pl_ksef_state": "accepted",
-                "l10n_pl_ksef_number": number,
-                "l10n_pl_ksef_acquisition_date": status.acquisition_date and fields.Datetime.to_datetime(
-                    status.acquisition_date.astimezone(tz=None).replace(tzinfo=None)
-                    if status.acquisition_date.tzinfo else status.acquisition_date),
-                "l10n_pl_ksef_message": False,
-            }
-            if status.reference_number and not self.l10n_pl_ksef_invoice_ref:
-                vals["l10n_pl_ksef_invoice_ref"] = status.reference_number
-            self.write(vals)
-            if upo:
-                self._l10n_pl_ksef_attach_upo(upo)
-            if log:
-                self._message_log(body=Markup("%s <b>%s</b>") % (
-                    self.env._("Accepted by KSeF. KSeF number:"), number))
-            if self.invoice_pdf_report_id:
-                # the stored PDF shows no KSeF number yet: drop it so the next print shows it
-                self.invoice_pdf_report_id.sudo().unlink()
-                self.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])
+        if status.held_ksef_number:
+            self._l10n_pl_ksef_accept(status, upo=upo, log=log)
             return "accepted"
         if not status.is_final:
-            if status.reference_number and not self.l10n_pl_ksef_invoice_ref:
-                self.l10n_pl_ksef_invoice_ref = status.reference_number
+            self._l10n_pl_ksef_mark_received(status.reference_number)
             return "sent"
         error = status.rejection_error()
         message = (ksef_i18n.error_message(self.env, error) if error is not None
                    else status.description)
-        self.write({"l10n_pl_ksef_state": "rejected", "l10n_pl_ksef_message": message,
-                    "l10n_pl_ksef_rejection_code": status.code})
-        if log:
-            self._message_log(body=Markup("%s<br/>%s") % (
-                self.env._("Rejected by KSeF:"), escape(message)))
+        self._l10n_pl_ksef_reject(status.code, message, log=log)
         return "rejected"
 
-    def _l10n_pl_ksef_attach_upo(self, upo, shared=None):
+    def _l10n_pl_ksef_is_offline(self):
+        """Sent with offlineMode=true: issued offline, or a technical correction."""
+        self.ensure_one()
+        return self.l10n_pl_ksef_mode in OFFLINE_MODES or bool(self.l10n_pl_ksef_corrected_hash)
+
+    def _l10n_pl_ksef_attach_upo(self, upo=None, shared=None, entry=None):
+        """Link the UPO: ``upo`` (bytes, an attachment is made) or ``shared`` (the session's UPO
+        page of a batch, with this invoice's ``entry`` in it)."""
         self.ensure_one()
         if shared:
-            self.l10n_pl_ksef_upo_id = shared.id
+            self.write({"l10n_pl_ksef_upo_id": shared.id, "l10n_pl_ksef_upo_entry": entry or False})
             return
         attachment = self.env["ir.attachment"].sudo().create({
             "name": "UPO-%s.xml" % (self.name or "").replace("/", "_"),

@@ -15,7 +15,6 @@ and whenever KSeF answers 429, the cron is re-triggered at the time KSeF names
 import logging
 from datetime import timedelta
 
-from markupsafe import Markup
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
 
@@ -23,19 +22,19 @@ from ..ksef import errors as ksef_errors
 from ..ksef import upo as ksef_upo
 from ..ksef.crypto import sha256_b64
 from . import ksef_i18n
-from .account_move import (
-    BATCH_SESSIONS_PER_HOUR,
-    BATCH_THRESHOLD,
-    OFFLINE_MODES,
-    ONLINE_SENDS_PER_HOUR,
-    POLL_DELAY_SECONDS,
-)
 
 _logger = logging.getLogger(__name__)
 CRON_XMLID = "l10n_pl_ksef.ir_cron_l10n_pl_ksef_send"
 #: invoices per batch session: the KSeF limit (a session UPO page holds 10,000 entries, about
 #: 6 MB; the core accepts session UPO pages up to ksef.client.SESSION_UPO_MAX_BYTES)
 MAX_BATCH_INVOICES = 10000
+#: above this many waiting invoices of a company, the cron uses one batch session
+BATCH_THRESHOLD = 5
+#: per-company budgets, below KSeF's PRD limits (180 online sends/hour, 60 batch open+close/hour)
+ONLINE_SENDS_PER_HOUR = 150
+BATCH_SESSIONS_PER_HOUR = 20
+#: how long a KSeF number may take before the cron asks again
+POLL_DELAY_SECONDS = 5
 
 
 class KsefFault(Exception):
@@ -177,8 +176,7 @@ class L10nPlKsefSubmission(models.Model):
 
     @api.model
     def _note(self, moves, message):
-        if moves:
-            moves.write({"l10n_pl_ksef_message": message})
+        moves._l10n_pl_ksef_note(message)
 
     @api.model
     def _ksef_retry_later(self, company, moves, exc):
@@ -219,15 +217,7 @@ class L10nPlKsefSubmission(models.Model):
                 # network), which the law does not count as KSeF's unavailability, so the
                 # taxpayer's own offline24 mode applies (due the next business day after issue)
                 outage, mode = None, "offline24"
-            for move in switchable:
-                move._l10n_pl_ksef_set_offline_mode(mode, outage=outage)
-            modes = dict(self.env["account.move"]._fields["l10n_pl_ksef_mode"]._description_selection(
-                self.env))
-            switchable._message_log_batch(bodies={m.id: self.env._(
-                "KSeF is not reachable (%(error)s). The invoice was issued in the %(mode)s mode and "
-                "will be sent automatically when KSeF answers again; %(deadline)s", error=message,
-                mode=modes.get(m.l10n_pl_ksef_mode), deadline=m._l10n_pl_ksef_deadline_text())
-                for m in switchable})
+            switchable._l10n_pl_ksef_switch_offline(mode, outage=outage, reason=message)
         self._note(queued - switchable, self.env._(
             "KSeF is not reachable: %(error)s The invoice stays queued and will be sent "
             "automatically. (Without an Offline certificate it cannot be issued offline.)",
@@ -244,14 +234,14 @@ class L10nPlKsefSubmission(models.Model):
                 continue
             if not submission or not submission.reference:
                 # the session never got a reference: nothing can have been sent in it
-                sub_moves.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False})
+                sub_moves._l10n_pl_ksef_requeue()
                 continue
             unknown = sub_moves.filtered(lambda m: not m.l10n_pl_ksef_invoice_ref)
             for move in unknown:
                 status = client.find_invoice(move.l10n_pl_ksef_invoice_hash, [submission.reference])
                 if status is None:
                     # KSeF provably does not hold it in that session: safe to send again
-                    move.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False})
+                    move._l10n_pl_ksef_requeue()
                 else:
                     self._apply(client, submission, move, status)
                 self._commit()
@@ -333,7 +323,7 @@ class L10nPlKsefSubmission(models.Model):
         listed = session.invoices() if status.code in (200, 445) else []
         upo_entries = self._batch_upo(session, submission, status) if status.code == 200 else {}
         pending = Move
-        accepted = Move
+        settled = Move
         for invoice_status in listed:
             group = by_hash.pop(invoice_status.invoice_hash, None)
             if not group:
@@ -341,21 +331,15 @@ class L10nPlKsefSubmission(models.Model):
             for move in group:
                 result = move._l10n_pl_ksef_apply_status(invoice_status, log=False)
                 if result == "accepted":
-                    accepted |= move
+                    settled |= move
                     attachment, entry = upo_entries.get(move.l10n_pl_ksef_number, (None, None))
                     if attachment:
-                        move.write({"l10n_pl_ksef_upo_id": attachment.id,
-                                    "l10n_pl_ksef_upo_entry": entry})
+                        move._l10n_pl_ksef_attach_upo(shared=attachment, entry=entry)
                 elif result == "sent":
                     pending |= move
-        if accepted:
-            accepted._message_log_batch(bodies={m.id: Markup("%s <b>%s</b>") % (
-                self.env._("Accepted by KSeF (batch session). KSeF number:"),
-                m.l10n_pl_ksef_number) for m in accepted})
-        rejected = moves.filtered(lambda m: m.l10n_pl_ksef_state == "rejected")
-        if rejected:
-            rejected._message_log_batch(bodies={m.id: Markup("%s<br/>%s") % (
-                self.env._("Rejected by KSeF:"), m.l10n_pl_ksef_message) for m in rejected})
+                else:
+                    settled |= move
+        settled._l10n_pl_ksef_log_outcome()
         # invoices KSeF does not list in this final session were never taken: safe to send again
         leftovers = Move.union(*by_hash.values()) if by_hash else Move
         if leftovers:
@@ -374,8 +358,7 @@ class L10nPlKsefSubmission(models.Model):
     @api.model
     def _requeue(self, moves, submission, message, close=True):
         """Back to ``queued``: KSeF provably did not take these invoices in ``submission``."""
-        moves.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False,
-                     "l10n_pl_ksef_sent_at": False, "l10n_pl_ksef_message": message})
+        moves._l10n_pl_ksef_requeue(message)
         if close:
             submission.write({"state": "done", "message": message})
         self._commit()
@@ -426,7 +409,7 @@ class L10nPlKsefSubmission(models.Model):
             # a technical correction is sent in an online session only
             self._send_online(client, company, corrections)
             moves -= corrections
-        for offline, group in moves.grouped(lambda m: m.l10n_pl_ksef_mode in OFFLINE_MODES).items():
+        for offline, group in moves.grouped(lambda m: m._l10n_pl_ksef_is_offline()).items():
             if len(group) > threshold and self._budget_batch(company):
                 for start in range(0, len(group), MAX_BATCH_INVOICES):
                     self._send_batch(client, company, group[start:start + MAX_BATCH_INVOICES], offline)
@@ -451,32 +434,27 @@ class L10nPlKsefSubmission(models.Model):
         sent = self.env["account.move"]
         try:
             for move in moves:
-                move.write({"l10n_pl_ksef_state": "sent", "l10n_pl_ksef_submission_id": submission.id,
-                            "l10n_pl_ksef_sent_at": fields.Datetime.now(),
-                            "l10n_pl_ksef_invoice_ref": False})
+                move._l10n_pl_ksef_mark_sent(submission)
                 self._commit()
                 self._fault_point("before_send", move)
                 try:
-                    corrected = move.l10n_pl_ksef_corrected_hash or None
                     result = session.send_invoice(
-                        move._l10n_pl_ksef_xml(),
-                        offline_mode=bool(corrected) or move.l10n_pl_ksef_mode in OFFLINE_MODES,
-                        hash_of_corrected_invoice=corrected)
+                        move._l10n_pl_ksef_xml(), offline_mode=move._l10n_pl_ksef_is_offline(),
+                        hash_of_corrected_invoice=move.l10n_pl_ksef_corrected_hash or None)
                 except ksef_errors.KSeFRateLimited:
                     # 429: KSeF did not take it
-                    move.write({"l10n_pl_ksef_state": "queued", "l10n_pl_ksef_submission_id": False,
-                                "l10n_pl_ksef_sent_at": False})
+                    move._l10n_pl_ksef_requeue()
                     raise
                 except ksef_errors.KSeFBadRequest as exc:
                     # refused synchronously (validation): nothing stored by KSeF
-                    move.write({"l10n_pl_ksef_state": "rejected",
-                                "l10n_pl_ksef_message": ksef_i18n.error_message(self.env, exc)})
+                    move._l10n_pl_ksef_reject(exc.exception_code or exc.http_status,  # e.g. 21405 or 400
+                                              ksef_i18n.error_message(self.env, exc))
                     self._commit()
                     continue
                 # any other failure (timeout, 5xx, broken connection): outcome unknown, the
                 # invoice stays 'sent' without a reference and is settled by find_invoice
                 self._fault_point("after_send", move)
-                move.l10n_pl_ksef_invoice_ref = result.reference_number
+                move._l10n_pl_ksef_mark_received(result.reference_number)
                 sent |= move
                 self._commit()
         finally:
@@ -506,9 +484,7 @@ class L10nPlKsefSubmission(models.Model):
         """
         Move = self.env["account.move"]
         submission = self.create({"company_id": company.id, "kind": "batch", "offline_mode": offline})
-        moves.write({"l10n_pl_ksef_state": "sent", "l10n_pl_ksef_submission_id": submission.id,
-                     "l10n_pl_ksef_sent_at": fields.Datetime.now(), "l10n_pl_ksef_invoice_ref": False,
-                     "l10n_pl_ksef_message": False})
+        moves._l10n_pl_ksef_mark_sent(submission)
         self._commit()
         self._fault_point("before_send", moves)
         files = [(self._batch_file_name(move), move._l10n_pl_ksef_xml()) for move in moves]

@@ -1,7 +1,11 @@
+from unittest.mock import patch
+
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from ..ksef import errors as ksef_errors
 from ..ksef.ksef_number import is_valid_ksef_number
+from ..ksef.sessions import OnlineSession
 from ..models.l10n_pl_ksef_submission import KsefFault
 from .send_common import KsefSendCommon
 
@@ -132,6 +136,20 @@ class TestKsefSend(KsefSendCommon):
         self.assertEqual(move.l10n_pl_ksef_state, "sent")
         self.cron()
         self.assertAcceptedOnce(move)
+
+    def test_synchronous_rejection_like_asynchronous(self):
+        """KSeF refusing the send request itself (400) rejects the invoice the same way as a
+        rejection after processing: status code kept, reasons on the invoice and in the chatter."""
+        move = self.make_invoice()
+        refusal = ksef_errors.KSeFBadRequest("Invalid invoice content.", http_status=400,
+                                             exception_code=21405)
+        with patch.object(OnlineSession, "send_invoice", side_effect=refusal):
+            move.action_l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_state, "rejected")
+        self.assertEqual(move.l10n_pl_ksef_rejection_code, 21405)
+        self.assertIn("Invalid invoice content", move.l10n_pl_ksef_message)
+        self.assertIn("Rejected by KSeF", move.message_ids[0].body)
+        self.assertEqual(self.held(move), [])
 
     def test_fault_429_reschedules(self):
         move = self.make_invoice()
