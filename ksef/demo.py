@@ -31,7 +31,6 @@ FA3_NS = "http://crd.gov.pl/wzor/2025/06/25/13775/"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "ksef"))
 DEFAULT_INVOICE = os.path.join(SHARED, "samples", "fa3", "FA_3_Przykład_1.xml")
-DEFAULT_SCHEMAS = os.path.join(SHARED, "schemas", "FA")
 
 
 def _say(text):
@@ -60,11 +59,9 @@ def run(url=None, nip="9999999999", invoice_path=DEFAULT_INVOICE, out_dir="demo-
     emulator = None
     if url is None:
         from .emulator import Emulator
-        schema_dir = schema_dir or (DEFAULT_SCHEMAS if os.path.isdir(DEFAULT_SCHEMAS) else None)
-        emulator = Emulator(schema_dir=schema_dir)
+        emulator = Emulator(schema_dir=schema_dir)     # None: the shipped FA(3) XSD
         url = emulator.start()
-        _say("Started the local KSeF 2.0 emulator at %s%s" % (
-            url, " (FA(3) XSD validation on)" if schema_dir else ""))
+        _say("Started the local KSeF 2.0 emulator at %s (FA(3) XSD validation on)" % url)
     try:
         with open(invoice_path, "rb") as handle:
             invoice = issue_today(handle.read())

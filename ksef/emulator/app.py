@@ -5,6 +5,7 @@ import secrets
 import threading
 import time
 
+from ..fa3.schema import SHIPPED_SCHEMA_DIR
 from . import handlers  # noqa: F401  (importing the package registers every route)
 from .common import ApiError, make_reference, now, token_hash
 from .faults import Faults
@@ -41,7 +42,9 @@ class Emulator:
     def __init__(self, schema_dir=None, rate_limits="off", db_path=None, processing_delay=0.0,
                  access_token_lifetime=900, refresh_token_lifetime=7 * 24 * 3600,
                  authentication_token_lifetime=45 * 60, auth_delay=0.0, session_lifetime=12 * 3600):
-        self.schema_dir = schema_dir
+        # FA(3) XSD checks of received invoices: None = the schema shipped in ksef/fa3/xsd (on by
+        # default, compiled once per process), a folder = that schema, False = no XSD check
+        self.schema_dir = SHIPPED_SCHEMA_DIR if schema_dir is None else (schema_dir or None)
         self.processing_delay = float(processing_delay or 0)
         self.access_token_lifetime = access_token_lifetime
         self.refresh_token_lifetime = refresh_token_lifetime

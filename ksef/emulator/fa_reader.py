@@ -1,17 +1,15 @@
 """What the emulator reads from a decrypted invoice: checks of SPEC §13 and InvoiceMetadata fields."""
-import os
 import re
-import threading
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
 from .. import xmlsafe
 from ..errors import XMLSecurityError
+from ..fa3.schema import load_schema
 
 FA3_NS = "http://crd.gov.pl/wzor/2025/06/25/13775/"
 FA2_NS = "http://crd.gov.pl/wzor/2023/06/29/12648/"
-FA3_MAIN = "schemat_FA(3)_v1-0E.xsd"
 MAX_INVOICE_BYTES = 1000000
 
 INVOICE_TYPES = {"VAT": "Vat", "KOR": "Kor", "ZAL": "Zal", "ROZ": "Roz", "UPR": "Upr",
@@ -19,17 +17,6 @@ INVOICE_TYPES = {"VAT": "Vat", "KOR": "Kor", "ZAL": "Zal", "ROZ": "Roz", "UPR": 
 
 _DISCOURAGED = re.compile("[\x7f-\x84\x86-\x9f\ufdd0-\ufdef]")
 
-_schema_lock = threading.Lock()
-_schemas = {}
-
-
-def load_schema(schema_dir):
-    """lxml XMLSchema of FA(3) from ``schema_dir`` (cached)."""
-    path = os.path.join(schema_dir, FA3_MAIN)
-    with _schema_lock:
-        if path not in _schemas:
-            _schemas[path] = etree.XMLSchema(etree.parse(path))
-        return _schemas[path]
 
 
 class Rejected(Exception):

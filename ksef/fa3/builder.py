@@ -6,11 +6,11 @@ Public API::
                       strict=True, pretty=True) -> bytes
     build_invoice_tree(invoice) -> lxml.etree._Element        # no checks at all
 
-``validate``: ``True`` -> XSD check, the schema must be available
-(``SchemaUnavailableError`` otherwise); ``"if-available"`` -> XSD check when the
-schema can be loaded, silently skipped when not (KSeF validates on receipt);
-``False`` -> no XSD check. ``schema``: an ``lxml.etree.XMLSchema`` (e.g. from
-``load_schema``); default ``load_schema()`` (cached).
+``validate``: ``True`` -> XSD check with ``load_schema()`` (the shipped schema, or the
+folder of ``KSEF_SCHEMA_DIR``; ``SchemaUnavailableError`` when that folder is unusable);
+``"if-available"`` -> the same, but an unusable ``KSEF_SCHEMA_DIR`` falls back to the
+shipped schema (the invoice is always checked); ``False`` -> no XSD check. ``schema``: an
+``lxml.etree.XMLSchema`` (e.g. from ``load_schema``); default ``load_schema()`` (cached).
 ``checks``: business checks (``check_invoice``: totals vs lines, P_15, correction
 reference, NIP checksums when ``strict``).
 
@@ -31,7 +31,7 @@ from ..i18n import _
 from ..nip import normalize_nip
 from . import codes
 from .checks import check_invoice, compute_totals
-from .schema import Problem, load_schema, validate_tree
+from .schema import Problem, load_schema, shipped_schema, validate_tree
 
 _Q = "{%s}" % codes.NS
 _SUB = etree.SubElement
@@ -534,8 +534,8 @@ def build_invoice_xml(invoice, validate=True, schema=None, *, checks=True, stric
             except SchemaUnavailableError:
                 if validate != "if-available":
                     raise
-        if schema is not None:
-            problems.extend(validate_tree(root, schema))
+                schema = shipped_schema()
+        problems.extend(validate_tree(root, schema))
     if problems:
         raise InvoiceValidationError(problems=problems)
     return data

@@ -1,30 +1,27 @@
-"""The official FA(3) XSD: where it comes from, compiling it once, readable errors.
+"""The official FA(3) XSD: shipped with the module, compiled once, readable errors.
 
-The schema files are the ministry's, not ours to ship. They are found, in order:
+The ministry's schema files are shipped in ``ksef/fa3/xsd/`` (see its README: source, version,
+the one relative ``schemaLocation``), so every invoice is validated locally, with no network at
+run time. ``load_schema()`` uses, in order:
 
-1. ``schema_dir`` passed by the caller, laid out like ``shared/ksef/schemas/FA``:
+1. ``schema_dir`` passed by the caller, laid out like ``ksef/fa3/xsd``:
    ``schemat_FA(3)_v1-0E.xsd`` (any single ``*.xsd`` that declares the FA(3)
    namespace is accepted) plus ``bazowe/StrukturyDanych_v10-0E.xsd``,
    ``bazowe/ElementarneTypyDanych_v10-0E.xsd``, ``bazowe/KodyKrajow_v10-0E.xsd``;
 2. the environment variable ``KSEF_SCHEMA_DIR`` (same layout);
-3. ``cache_dir`` (default: env ``KSEF_SCHEMA_CACHE`` or ``~/.cache/l10n_pl_ksef/fa3``)
-   if a previous download put the files there;
-4. a download, ONCE, from the official addresses (``FA3_XSD_URL`` and
-   ``BAZOWE_BASE_URL`` + file name; both overridable with arguments of
-   ``download_schema``/``load_schema`` or env ``KSEF_SCHEMA_URL`` /
-   ``KSEF_SCHEMA_BAZOWE_URL``) into ``cache_dir``. The ``xsd:import`` of the
-   main file is rewritten to the local relative path ``bazowe/StrukturyDanych_v10-0E.xsd``
-   (the only change; see shared/ksef/README.md).
+3. the shipped schema (``SHIPPED_SCHEMA_DIR``): always there, so without 1. and 2.
+   ``load_schema()`` always returns a compiled schema.
 
-When none of this works, ``SchemaUnavailableError`` is raised; callers that can
-live without a local check (KSeF validates on receipt anyway) pass
-``validate="if-available"`` to ``build_invoice_xml``.
+``download_schema(folder)`` is an explicit tool (never called at run time) that fetches the
+current files from the official addresses (``FA3_XSD_URL``, ``BAZOWE_BASE_URL``) into a folder,
+rewriting the main file's ``xsd:import`` to ``bazowe/...`` exactly as the shipped copy; compare
+it with ``ksef/fa3/xsd`` or use it as ``schema_dir`` when the ministry publishes a change.
 
 Public API::
 
-    load_schema(schema_dir=None, cache_dir=None, *, download=True, fa_url=None,
-                bazowe_url=None, timeout=30) -> lxml.etree.XMLSchema   # cached per directory
-    download_schema(cache_dir, fa_url=None, bazowe_url=None, timeout=30) -> str  # the directory
+    load_schema(schema_dir=None) -> lxml.etree.XMLSchema   # compiled once per directory
+    shipped_schema() -> lxml.etree.XMLSchema               # the shipped copy, ignoring overrides
+    download_schema(cache_dir=None, fa_url=None, bazowe_url=None, timeout=30) -> str  # the folder
     validate_tree(root, schema) -> list[Problem]       # [] when valid
     validate_xml(data: bytes, schema=None) -> list[Problem]
     Problem                                            # str with .element .path .raw .line_no
@@ -33,6 +30,7 @@ Public API::
 VAT, P_12) 'X' is not one KSeF accepts (23, 22, 8, ...)") carrying the raw
 libxml2 message in ``.raw`` and the XPath in ``.path``.
 """
+import copy
 import os
 import re
 import threading
@@ -44,6 +42,8 @@ from ..i18n import Text, _
 from . import codes
 
 FA3_XSD_NAME = "schemat_FA(3)_v1-0E.xsd"
+#: the ministry's FA(3) schema shipped with the module (byte-identical to shared/ksef/schemas/FA)
+SHIPPED_SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xsd")
 FA3_XSD_URL = "https://crd.gov.pl/wzor/2025/06/25/13775/schemat.xsd"
 BAZOWE_BASE_URL = "http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/"
 BAZOWE_FILES = ("StrukturyDanych_v10-0E.xsd", "ElementarneTypyDanych_v10-0E.xsd",
@@ -105,11 +105,6 @@ def _main_xsd(directory):
     return None
 
 
-def _complete(directory):
-    return _main_xsd(directory) is not None and all(
-        os.path.isfile(os.path.join(directory, "bazowe", f)) for f in BAZOWE_FILES)
-
-
 def _compile(main_xsd):
     key = os.path.realpath(main_xsd)
     with _lock:
@@ -122,8 +117,8 @@ def _compile(main_xsd):
         except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
             raise SchemaUnavailableError(_(
                 "The FA(3) schema in %(folder)s could not be compiled (%(error)s). Check that the "
-                "folder holds the official FA(3) XSD and its 'bazowe' files, or remove it to "
-                "download them again."),
+                "folder holds the official FA(3) XSD and its 'bazowe' files, or unset "
+                "KSEF_SCHEMA_DIR to use the schema shipped with the module."),
                 params={"folder": os.path.dirname(main_xsd), "error": str(exc)}) from exc
         _cache[key] = schema
         return schema
@@ -164,8 +159,10 @@ def _write_atomic(path, data):
 def download_schema(cache_dir=None, fa_url=None, bazowe_url=None, timeout=30):
     """Download the FA(3) XSD and its three base files into ``cache_dir``; return the directory.
 
-    The main file's import of StrukturyDanych is rewritten to ``bazowe/...`` so that
-    the set compiles without network. Raises SchemaUnavailableError on failure.
+    An explicit tool (nothing calls it at run time; the module ships the schema): use it to
+    check whether the ministry published a change, then pass the folder as ``schema_dir``. The
+    main file's import of StrukturyDanych is rewritten to ``bazowe/...`` so that the set
+    compiles without network. Raises SchemaUnavailableError on failure.
     """
     cache_dir = cache_dir or default_cache_dir()
     fa_url = fa_url or os.environ.get("KSEF_SCHEMA_URL") or FA3_XSD_URL
@@ -194,11 +191,11 @@ def download_schema(cache_dir=None, fa_url=None, bazowe_url=None, timeout=30):
     return cache_dir
 
 
-def load_schema(schema_dir=None, cache_dir=None, *, download=True, fa_url=None, bazowe_url=None,
-                timeout=30):
+def load_schema(schema_dir=None):
     """Return the compiled FA(3) ``lxml.etree.XMLSchema`` (compiled once per directory).
 
-    See the module docstring for the search order. Raises SchemaUnavailableError.
+    ``schema_dir``, else env ``KSEF_SCHEMA_DIR``, else the shipped schema (never a download).
+    Raises SchemaUnavailableError only when an explicit folder holds no usable schema.
     """
     explicit = schema_dir or os.environ.get("KSEF_SCHEMA_DIR")
     if explicit:
@@ -206,27 +203,15 @@ def load_schema(schema_dir=None, cache_dir=None, *, download=True, fa_url=None, 
         if main is None:
             raise SchemaUnavailableError(_(
                 "No FA(3) schema found in %(folder)s. Put the official schemat_FA(3)_v1-0E.xsd and "
-                "its 'bazowe' folder there (or unset KSEF_SCHEMA_DIR to download them)."),
-                params={"folder": explicit})
+                "its 'bazowe' folder there, or unset KSEF_SCHEMA_DIR to use the schema shipped "
+                "with the module."), params={"folder": explicit})
         return _compile(main)
-    cache_dir = cache_dir or default_cache_dir()
-    if _complete(cache_dir):
-        return _compile(_main_xsd(cache_dir))
-    if not download:
-        raise SchemaUnavailableError(_(
-            "The FA(3) schema is not available locally (%(folder)s). Set KSEF_SCHEMA_DIR to a "
-            "folder with the official XSD files, or allow the download."), params={"folder": cache_dir})
-    with _lock:
-        if not _complete(cache_dir):
-            try:
-                download_schema(cache_dir, fa_url=fa_url, bazowe_url=bazowe_url, timeout=timeout)
-            except SchemaUnavailableError as exc:
-                raise SchemaUnavailableError(_(
-                    "The FA(3) schema is not available: it is not in a local folder (set "
-                    "KSEF_SCHEMA_DIR) and the download failed: %(error)s The invoice was not "
-                    "checked locally; KSeF will still validate it on receipt."),
-                    params={"error": exc}) from exc
-    return _compile(_main_xsd(cache_dir))
+    return shipped_schema()
+
+
+def shipped_schema():
+    """The compiled FA(3) schema shipped in ``ksef/fa3/xsd`` (ignores ``KSEF_SCHEMA_DIR``)."""
+    return _compile(os.path.join(SHIPPED_SCHEMA_DIR, FA3_XSD_NAME))
 
 
 def clear_cache():
@@ -395,6 +380,10 @@ def _explain(message, element, attribute, value_node):
         return say(_("the %(what)s is incomplete: %(missing)s is missing"),
                    missing=_and(codes.label(n) for n in expected) if expected
                    else _("a required element"))
+    if "This element is not expected" in msg and value_node is not None and not is_fa3_element(
+            value_node):
+        return Text(_("the element %(name)s is not part of the FA(3) schema; remove it (or ask the "
+                      "issuer to)"), {"name": etree.QName(value_node).localname})
     if "This element is not expected" in msg:
         expected = _names(msg.split("Expected is", 1)[-1]) if "Expected is" in msg else []
         parent = value_node.getparent() if value_node is not None else None
@@ -472,6 +461,96 @@ def humanize_error(error, doc_root):
                   if isinstance(sentence, Text) else sentence[:1].upper() + sentence[1:]}
     return Problem(template, element=element, path=error.path, raw=raw, code="xsd",
                    params=params)
+
+
+_vocabulary = []
+
+
+def fa3_element_names():
+    """Every element name the shipped FA(3) schema set declares (a frozenset, read once)."""
+    with _lock:
+        if not _vocabulary:
+            names = set()
+            parser = etree.XMLParser(no_network=True, resolve_entities=False)
+            for folder, _dirs, files in os.walk(SHIPPED_SCHEMA_DIR):
+                for name in files:
+                    if name.endswith(".xsd"):
+                        tree = etree.parse(os.path.join(folder, name), parser)
+                        names.update(tree.xpath("//xsd:element/@name", namespaces={
+                            "xsd": "http://www.w3.org/2001/XMLSchema"}))
+            _vocabulary.append(frozenset(names))
+        return _vocabulary[0]
+
+
+def is_fa3_element(node):
+    """True when ``node`` is in the FA(3) namespace and named like an element of the schema."""
+    qname = etree.QName(node)
+    return qname.namespace == codes.NS and qname.localname in fa3_element_names()
+
+
+def validate_all(root, schema, max_passes=10):
+    """Validate like ``validate_tree`` but report what libxml2 hides behind a structural error.
+
+    libxml2 stops checking a container's remaining children at its first structural error (a
+    missing, foreign or misplaced element), so one problem can hide the others. Here the check
+    is repeated on a copy (never on ``root``) up to ``max_passes`` times, each time after a
+    repair of the structural problems found: a foreign or misplaced element is taken out, a
+    missing required one is put in as a placeholder whose own errors are not reported. Every
+    problem is reported once; [] means valid.
+    """
+    work = copy.deepcopy(root)
+    placeholders = []
+    problems = []
+    seen = set()
+
+    def placeholder(node):
+        while node is not None:
+            if any(node is p for p in placeholders):
+                return True
+            node = node.getparent()
+        return False
+
+    for _pass in range(max_passes):
+        if schema.validate(work.getroottree()):
+            break
+        repairs = []
+        for error in schema.error_log:
+            try:
+                found = work.getroottree().xpath(error.path) if error.path else []
+            except etree.XPathError:  # pragma: no cover - libxml2 paths are valid XPath
+                found = []
+            node = found[0] if found else None
+            if node is not None and placeholder(node):
+                continue
+            problem = humanize_error(error, work)
+            if (str(problem), problem.raw) not in seen:
+                seen.add((str(problem), problem.raw))
+                problems.append(problem)
+            if node is not None and node is not work:
+                repairs.append((node, error.message))
+        repaired = False
+        for node, message in repairs:
+            parent = node.getparent()
+            if parent is None or placeholder(node):
+                continue                      # inside an element already taken out
+            if "This element is not expected" in message:
+                missing = _missing_required(parent) if is_fa3_element(node) else []
+                if missing:
+                    filler = etree.Element("{%s}%s" % (codes.NS, missing[0]))
+                    node.addprevious(filler)
+                    placeholders.append(filler)
+                else:
+                    parent.remove(node)
+                repaired = True
+            elif "Missing child element(s)" in message:
+                missing = _missing_required(node)
+                if missing:
+                    filler = etree.SubElement(node, "{%s}%s" % (codes.NS, missing[0]))
+                    placeholders.append(filler)
+                    repaired = True
+        if not repaired:
+            break
+    return problems
 
 
 def validate_tree(root, schema):

@@ -302,11 +302,17 @@ def test_size_limit():
 def test_validate_if_available(monkeypatch, tmp_path):
     monkeypatch.setenv("KSEF_SCHEMA_DIR", str(tmp_path))       # empty: no schema there
     inv = make_invoice(1)
-    with pytest.raises(SchemaUnavailableError):
+    with pytest.raises(SchemaUnavailableError) as info:
         build_invoice_xml(inv)
+    assert "unset KSEF_SCHEMA_DIR to use the schema shipped" in str(info.value)
     data = build_invoice_xml(inv, validate="if-available")
     assert data.startswith(b"<?xml")
     assert build_invoice_xml(inv, validate=False) == data
+    # "if-available" falls back to the shipped schema: an invalid invoice is still refused
+    inv.lines[0].vat_rate = "99"
+    with pytest.raises(InvoiceValidationError) as info:
+        build_invoice_xml(inv, validate="if-available", checks=False)
+    assert any("P_12" in (p.raw or "") for p in info.value.problems)
 
 
 def test_code_lists_of_the_odoo_layer():

@@ -1,4 +1,4 @@
-"""FA(3) parser safety and the schema loader (local folder, env, download once, cache)."""
+"""FA(3) parser safety and the schema loader (local folder, env, the explicit download tool)."""
 import functools
 import http.server
 import shutil
@@ -115,38 +115,42 @@ def official_server(tmp_path):
     server.server_close()
 
 
-def test_download_once_then_cache(official_server, tmp_path, monkeypatch):
+def test_download_tool_gives_the_shipped_files(official_server, tmp_path, monkeypatch):
     base, hits = official_server
     monkeypatch.delenv("KSEF_SCHEMA_DIR", raising=False)
     cache = tmp_path / "cache"
     urls = dict(fa_url=base + "schemat_FA(3)_v1-0E.xsd", bazowe_url=base + "bazowe/")
-    schema = load_schema(cache_dir=str(cache), **urls)
+    assert schema_mod.download_schema(str(cache), **urls) == str(cache)
     assert len(hits) == 4
     text = (cache / schema_mod.FA3_XSD_NAME).read_bytes()
     assert b'schemaLocation="bazowe/StrukturyDanych_v10-0E.xsd"' in text
     assert b'schemaLocation="http' not in text
+    # what the tool writes is what the module ships
+    shipped = schema_mod.SHIPPED_SCHEMA_DIR
+    assert text == open(shipped + "/" + schema_mod.FA3_XSD_NAME, "rb").read()
+    for name in schema_mod.BAZOWE_FILES:
+        assert (cache / "bazowe" / name).read_bytes() == open(shipped + "/bazowe/" + name, "rb").read()
+    schema = load_schema(str(cache))
     assert validate_xml(SAMPLE.read_bytes(), schema) == []
-    # a second load (even after the compiled cache is dropped) uses the files, not the network
+    # loading never downloads
     schema_mod.clear_cache()
-    load_schema(cache_dir=str(cache), **urls)
+    load_schema()
+    load_schema(str(cache))
     assert len(hits) == 4
-    inv = make_invoice(2)
-    monkeypatch.setenv("KSEF_SCHEMA_CACHE", str(cache))
-    assert build_invoice_xml(inv).startswith(b"<?xml")
+    monkeypatch.setenv("KSEF_SCHEMA_DIR", str(cache))
+    assert build_invoice_xml(make_invoice(2)).startswith(b"<?xml")
 
 
 def test_download_failure_is_plain(official_server, tmp_path, monkeypatch):
     base, _hits = official_server
     monkeypatch.delenv("KSEF_SCHEMA_DIR", raising=False)
     with pytest.raises(SchemaUnavailableError) as info:
-        load_schema(cache_dir=str(tmp_path / "c"), fa_url=base + "missing.xsd",
-                    bazowe_url=base + "bazowe/")
-    msg = str(info.value)
-    assert "HTTP 404" in msg and "KSEF_SCHEMA_DIR" in msg and "KSeF will still validate" in msg
-    with pytest.raises(SchemaUnavailableError):
-        load_schema(cache_dir=str(tmp_path / "c2"), download=False)
+        schema_mod.download_schema(str(tmp_path / "c"), fa_url=base + "missing.xsd",
+                                   bazowe_url=base + "bazowe/")
+    assert "HTTP 404" in str(info.value)
     # a wrong file is refused
     with pytest.raises(SchemaUnavailableError) as info:
-        load_schema(cache_dir=str(tmp_path / "c3"), fa_url=base + "bazowe/KodyKrajow_v10-0E.xsd",
-                    bazowe_url=base + "bazowe/")
+        schema_mod.download_schema(str(tmp_path / "c3"),
+                                   fa_url=base + "bazowe/KodyKrajow_v10-0E.xsd",
+                                   bazowe_url=base + "bazowe/")
     assert "not the FA(3) schema" in str(info.value)
