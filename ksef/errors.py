@@ -15,7 +15,7 @@ message in the user's language. A plain message string still works: its
 
 import re
 
-from .i18n import _
+from .i18n import Text, _
 
 #: a KSeF number inside a text (KSeF 2.0, 35 characters)
 _KSEF_NUMBER_RE = re.compile(r"\b\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}\b")
@@ -102,6 +102,30 @@ class InvoiceValidationError(KSeFError):
         if message is None:
             message = _("The invoice is not valid for KSeF:\n%(problems)s")
             params = {"problems": "\n".join("- %s" % p for p in problems)}
+        super().__init__(message, problems=problems, params=params, **kwargs)
+
+
+class IncomingInvoiceInvalid(InvoiceValidationError):
+    """An invoice received from KSeF (or from a file) does not match the FA(3) schema, so it was
+    not turned into a bill; ``problems`` lists every readable reason (``ksef.fa3.Problem``)."""
+
+    #: at most this many reasons are written into the message (``problems`` keeps them all)
+    MAX_LISTED = 20
+
+    def __init__(self, message=None, problems=None, params=None, **kwargs):
+        problems = list(problems or [])
+        if message is None:
+            listed = problems[:self.MAX_LISTED]
+            lines = "\n".join("- %%(p%d)s" % i for i in range(len(listed)))
+            items = {"p%d" % i: problem for i, problem in enumerate(listed)}
+            if len(problems) > len(listed):
+                lines += "\n%(more)s"
+                items["more"] = Text(_("... and %(count)s more"),
+                                     {"count": len(problems) - len(listed)})
+            message = _("The invoice does not match the FA(3) schema, so it was not turned into a "
+                        "bill:\n%(problems)s\nCheck the invoice in the KSeF application and ask the "
+                        "seller for a correction, or enter the bill by hand.")
+            params = {"problems": Text(lines, items)}
         super().__init__(message, problems=problems, params=params, **kwargs)
 
 

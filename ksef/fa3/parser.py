@@ -4,13 +4,19 @@ Public API::
 
     parse_invoice_xml(data: bytes, *, validate=False, schema=None,
                       max_bytes=3_000_000) -> Invoice
+    validate_incoming(data: bytes, schema=None) -> list[Problem]     # [] = valid FA(3)
+    parse_incoming_invoice_xml(data: bytes, schema=None) -> Invoice
+        # XSD first, then mapping; raises IncomingInvoiceInvalid (every reason) or
+        # XMLSecurityError (hostile, oversized, broken, not UTF-8)
 
 The input goes through ``ksef.xmlsafe.parse`` (no DTD, no entities, no network,
 size limit): hostile or oversized XML raises ``XMLSecurityError``. A document
 that is not an FA(3) ``Faktura`` or has unreadable values (a date that is not a
 date, an amount that is not a number) raises ``InvoiceValidationError`` with
 readable problems. With ``validate=True`` the XSD is checked first (``schema`` or
-``load_schema()``).
+``load_schema()``, i.e. the shipped schema), reporting every structural problem
+(``schema.validate_all``). Invoices received from KSeF go through
+``parse_incoming_invoice_xml``: the same, raising ``IncomingInvoiceInvalid``.
 
 Amounts keep their exact text value as ``Decimal`` (``Decimal("2051")`` stays
 ``2051``), so parse -> build reproduces them. Parts the model keeps raw (see
@@ -25,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from ..errors import InvoiceValidationError
+from ..errors import IncomingInvoiceInvalid, InvoiceValidationError
 from ..i18n import _
 from ..xmlsafe import parse
 from . import codes
@@ -58,7 +64,7 @@ from .model import (
     Totals,
     TransactionTerms,
 )
-from .schema import Problem, load_schema, validate_tree
+from .schema import Problem, load_schema, validate_all
 
 _NSB = "{%s}" % codes.NS
 _NSLEN = len(_NSB)
@@ -668,9 +674,47 @@ def parse_invoice_xml(data, *, validate=False, schema=None,
     """Parse FA(3) XML bytes into an ``Invoice``; see the module docstring."""
     root = parse(data, max_bytes=max_bytes, what=_("invoice XML"))
     if validate:
-        problems = validate_tree(root, schema if schema is not None else load_schema())
+        problems = _schema_problems(root, schema)
         if problems:
             raise InvoiceValidationError(problems=problems)
+    return _map(root)
+
+
+def _schema_problems(root, schema):
+    if not isinstance(root.tag, str) or root.tag != _NSB + "Faktura":
+        return [Problem(_("This is not an FA(3) invoice: the root element is %(root)s, expected "
+                          "Faktura in the namespace %(namespace)s."),
+                        params={"root": root.tag, "namespace": codes.NS}, code="xsd",
+                        element="Faktura")]
+    return validate_all(root, schema if schema is not None else load_schema())
+
+
+def validate_incoming(data, schema=None):
+    """Readable XSD problems of a received FA(3) file ([] = valid), every one of them.
+
+    ``schema`` defaults to ``load_schema()`` (the shipped FA(3) XSD). Hostile, oversized,
+    malformed or non-UTF-8 XML raises ``XMLSecurityError``.
+    """
+    root = parse(data, max_bytes=codes.MAX_INVOICE_BYTES_WITH_ATTACHMENT,
+                 what=_("invoice XML"))
+    return _schema_problems(root, schema)
+
+
+def parse_incoming_invoice_xml(data, schema=None):
+    """A received FA(3) file -> ``Invoice``, XSD-validated BEFORE anything is mapped.
+
+    Raises ``IncomingInvoiceInvalid`` (an ``InvoiceValidationError``) listing every reason, or
+    ``XMLSecurityError`` for hostile, oversized, malformed or non-UTF-8 XML.
+    """
+    root = parse(data, max_bytes=codes.MAX_INVOICE_BYTES_WITH_ATTACHMENT,
+                 what=_("invoice XML"))
+    problems = _schema_problems(root, schema)
+    if problems:
+        raise IncomingInvoiceInvalid(problems=problems)
+    return _map(root)
+
+
+def _map(root):
     try:
         return _invoice(root, _Ctx())
     except _ParseProblem as exc:
