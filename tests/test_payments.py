@@ -217,3 +217,26 @@ class TestKsefPayments(KsefPaymentCommon):
         _wizard, _action, payment = self.pay(invoice)
         self.assertFalse(payment.l10n_pl_ksef_memo_kind)
         self.assertEqual(payment.memo, invoice.payment_reference or invoice.name)
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefPaymentsPolish(KsefPaymentCommon):
+    """The payment messages in Polish (i18n/pl.po)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("pl_PL")
+        cls.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
+
+    def test_refusal_and_exception_in_polish(self):
+        bills = self.ksef_bills(self.vendor, 1) + self.ksef_bills(self.vendor, 1,
+                                                                  seller_nip=self.vendor2_nip)
+        wizard = self.register(bills, group_payment=True).with_context(lang="pl_PL")
+        wizard.action_create_payments()
+        self.assertIn("Nie utworzono żadnej płatności", wizard.l10n_pl_ksef_error)
+        self.assertIn("różni sprzedawcy", wizard.l10n_pl_ksef_error)
+        bill = self.make_bill(self.foreign_vendor, 10, None)
+        wizard = self.register(bill).with_context(lang="pl_PL")
+        wizard.action_create_payments()
+        self.assertIn("sprzedawcą zagranicznym", bill.matched_payment_ids.l10n_pl_ksef_memo_note)

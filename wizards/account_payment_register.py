@@ -37,7 +37,8 @@ class AccountPaymentRegister(models.TransientModel):
     def _l10n_pl_ksef_plan(self, lines):
         """How one payment of ``lines`` follows art. 108g (see account.move's
         ``_l10n_pl_ksef_payment_plan``), or None."""
-        return lines.move_id._l10n_pl_ksef_payment_plan()
+        # the batches keep the records of the env that computed them: use the wizard's (language)
+        return lines.with_env(self.env).move_id._l10n_pl_ksef_payment_plan()
 
     @api.model
     def _get_communication(self, lines):
