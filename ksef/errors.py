@@ -274,6 +274,23 @@ class KSeFPackageError(KSeFError):
                        "was imported; the next run downloads it again.")
 
 
+class ArchiveRefused(KSeFPackageError):
+    """A ZIP archive (an invoice package from KSeF) was refused before being unpacked (see
+    ``ksef.archive``): nothing was imported and no checkpoint advanced. ``reason`` says which
+    check failed; ``limit`` is the limit concerned (None for a broken archive)."""
+
+
+class ArchiveTooLarge(ArchiveRefused):
+    """The archive would unpack beyond a limit: too many files (``reason`` "entries"), a file
+    larger than an invoice may be ("entry"), a total above the limit ("total") or an
+    implausible compression ratio ("ratio", a zip bomb)."""
+
+
+class ArchiveInvalid(ArchiveRefused):
+    """The archive is broken or lies: unreadable ZIP ("broken"), a file whose header does not
+    match its content ("size"), duplicate or encrypted files ("duplicate", "encrypted")."""
+
+
 #: KSeF exception codes (HTTP 400) with a dedicated class; the transport picks the class from here
 BAD_REQUEST_CLASSES = {
     71001: CollectiveInvoiceUnavailable,

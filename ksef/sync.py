@@ -28,15 +28,13 @@ Rules followed:
   ``IncomingInvoice(xml=None, error=<readable reason>)``; it is never dropped and never stops the
   increment. A damaged package raises ``KSeFPackageError`` and nothing is advanced.
 """
-import io
 import json
 import logging
 import time
-import zipfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from . import crypto, errors, xmlsafe
+from . import archive, crypto, errors, xmlsafe
 from .i18n import _
 from .public_keys import SYMMETRIC_KEY_ENCRYPTION
 from .records import format_datetime, parse_datetime, utcnow
@@ -46,10 +44,10 @@ _logger = logging.getLogger(__name__)
 DEFAULT_START_DAYS = 90
 MAX_WINDOW = timedelta(days=90)
 QUERY_PAGE_SIZE = 250
-MAX_XML_BYTES = xmlsafe.DEFAULT_MAX_BYTES          # 5 MB (KSeF: 1 MB, 3 MB with attachments)
-MAX_METADATA_BYTES = 256 * 1024 * 1024
-MAX_PACKAGE_UNCOMPRESSED = 4 * 1024 ** 3
-MAX_PACKAGE_ENTRIES = 10000 + 10
+MAX_XML_BYTES = archive.MAX_INVOICE_BYTES         # KSeF: 1 MB, 3 MB with attachments
+MAX_METADATA_BYTES = archive.MAX_METADATA_BYTES
+MAX_PACKAGE_UNCOMPRESSED = archive.MAX_TOTAL
+MAX_PACKAGE_ENTRIES = archive.MAX_ENTRIES
 SUBJECT_TYPES = ("Subject1", "Subject2", "Subject3", "SubjectAuthorized")
 
 
@@ -284,42 +282,22 @@ def download_package(client, package, key, iv, timeout=300.0):  # numeric: Odoo 
 def read_package(data, max_xml_bytes=MAX_XML_BYTES, max_total=MAX_PACKAGE_UNCOMPRESSED):
     """Unzip a package safely -> (metadata list or None, {file name: bytes or None if oversize}).
 
-    Entries are read with a bounded reader (the sizes in the ZIP headers are not trusted), the
-    entry count and the total uncompressed size are limited: a zip bomb raises KSeFPackageError.
+    ``ksef.archive.read_zip`` with KSeF's limits: at most 10,000 invoices + _metadata.json, the
+    total checked on the declared and the read sizes, zip bombs refused by their compression
+    ratio, headers that lie refused: any of these raises ``ArchiveTooLarge`` / ``ArchiveInvalid``
+    (``KSeFPackageError``) before the archive is unpacked. A file above one invoice's maximum
+    (3,000,000 bytes) is never inflated: it is returned as None and becomes a refused document
+    (one strange invoice must not block every other one at each run).
     """
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = [i for i in archive.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise errors.KSeFPackageError(_(
-            "The KSeF invoice package is not a readable ZIP archive (%(error)s). Nothing was "
-            "imported; the next run downloads it again."), params={"error": str(exc)}) from exc
-    if len(infos) > MAX_PACKAGE_ENTRIES:
-        raise errors.KSeFPackageError(_(
-            "The KSeF invoice package holds %(count)s files (at most %(max)s expected); it was "
-            "refused. Nothing was imported."), params={"count": len(infos), "max": MAX_PACKAGE_ENTRIES})
-    budget = max_total
+    entries = archive.read_zip(
+        data, _("KSeF invoice package"), max_total=max_total, oversize="skip",
+        limit_of=lambda name: (archive.MAX_METADATA_BYTES if name.rsplit("/", 1)[-1] ==
+                               archive.METADATA_NAME else max_xml_bytes))
     metadata = None
     files = {}
-    for info in infos:
-        name = info.filename.rsplit("/", 1)[-1]
-        limit = MAX_METADATA_BYTES if name == "_metadata.json" else max_xml_bytes
-        try:
-            with archive.open(info) as handle:
-                content = handle.read(min(limit, budget) + 1)
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
-            raise errors.KSeFPackageError(_(
-                "The file %(name)s in the KSeF invoice package cannot be unpacked (%(error)s). "
-                "Nothing was imported; the next run downloads it again."),
-                params={"name": name, "error": str(exc)}) from exc
-        if len(content) > budget:
-            raise errors.KSeFPackageError(_(
-                "The KSeF invoice package unpacks to more than %(max)s bytes (possible zip bomb); it "
-                "was refused. Nothing was imported."), params={"max": max_total})
-        budget -= len(content)
-        if name == "_metadata.json":
-            if len(content) > limit:
-                raise errors.KSeFPackageError(_("The metadata file of the KSeF package is too large."))
+    for full_name, content in entries:
+        name = full_name.rsplit("/", 1)[-1]
+        if name == archive.METADATA_NAME:
             try:
                 parsed = json.loads(content.decode("utf-8"))
                 metadata = list(parsed["invoices"])
@@ -328,7 +306,7 @@ def read_package(data, max_xml_bytes=MAX_XML_BYTES, max_total=MAX_PACKAGE_UNCOMP
                     "The metadata file (_metadata.json) of the KSeF package is unreadable. Nothing was "
                     "imported; the next run downloads it again.")) from exc
         elif name.lower().endswith(".xml"):
-            files[name[:-4]] = None if len(content) > limit else content
+            files[name[:-4]] = content
     return metadata, files
 
 

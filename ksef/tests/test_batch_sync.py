@@ -131,7 +131,7 @@ def test_batch_zip_bomb_refused(emulator, openapi_check, knobs):
     emulator.batch_max_uncompressed = 2 * 1024 ** 3
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("huge.xml", b" " * 4000000)
+        archive.writestr("huge.xml", random.Random(5).randbytes(2000000).hex().encode())
         archive.writestr("ok.xml", sample_invoice())
     result = batch.send_archive(client, buffer.getvalue())
     status = batch.wait_for_batch(client, result.reference_number, timeout=10)
@@ -274,7 +274,9 @@ def test_hostile_documents_become_errors(emulator, openapi_check, knobs, use_exp
     good = emulator.seed_incoming_invoices(buyer, 3, seed=41)
     hostile = emulator.seed_raw_invoice(buyer, HOSTILE)
     broken = emulator.seed_raw_invoice(buyer, b"<Faktura><Fa>unclosed")
-    huge = emulator.seed_raw_invoice(buyer, b"<Faktura>" + b" " * (6 * 1024 * 1024) + b"</Faktura>")
+    # over the invoice limit but not a zip bomb (incompressible): a refused document, not inflated
+    noise = random.Random(7).randbytes(3 * 1024 * 1024).hex().encode()
+    huge = emulator.seed_raw_invoice(buyer, b"<Faktura>" + noise + b"</Faktura>")
     hwm = emulator.advance_hwm()
     client = _client(emulator, buyer, openapi_check)
     inc = sync.fetch_increment(client, "Subject2", None, use_export=use_export)

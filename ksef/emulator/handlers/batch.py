@@ -1,17 +1,18 @@
 """Batch sessions: POST /sessions/batch, part uploads (PUT to a storage URL), close and processing.
 
 On close the parts are checked (size, SHA-256), decrypted, concatenated, checked against the
-declared archive size/hash, and unzipped safely: at most ``MAX_INVOICES`` entries, each read with
-a bounded reader (``MAX_ENTRY_BYTES``), the total bounded by ``emu.batch_max_uncompressed``, so a
+declared archive size/hash, and unzipped safely (``ksef.archive.read_zip``): at most ``MAX_INVOICES``
+entries, each read with a bounded reader (``MAX_ENTRY_BYTES``), the total bounded by
+``emu.batch_max_uncompressed``, a header that lies or an implausible compression ratio refused, so a
 zip bomb is refused without being inflated. Each file is then processed exactly like an invoice
 of an online session (same checks, duplicates, numbering), with invoicingDate = session opening.
 Uploaded parts are kept in memory only (not in the SQLite file).
 """
-import io
 import time
-import zipfile
 
+from ...archive import read_zip
 from ...crypto import aes_decrypt, b64decode, b64encode, sha256_b64
+from ...errors import ArchiveInvalid, ArchiveTooLarge
 from ..common import ApiError, bad_request
 from ..server import empty, json_response, route
 from .sessions import (
@@ -216,38 +217,26 @@ def _open_package(emu, session):
     declared = session["batchFile"]
     if len(archive) != declared["fileSize"] or sha256_b64(archive) != declared["fileHash"]:
         raise _SessionFailed(405, "Rozmiar lub skrót paczki nie zgadza się z zadeklarowanym.")
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(archive))
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise _SessionFailed(430, "Archiwum ZIP jest uszkodzone: %s" % exc) from None
-    if len(infos) > MAX_INVOICES:
-        raise _SessionFailed(420, "Paczka zawiera %d plików; dozwolone jest %d." % (len(infos), MAX_INVOICES))
-    if not infos:
-        raise _SessionFailed(445, "Paczka nie zawiera faktur.")
     budget = int(getattr(emu, "batch_max_uncompressed", DEFAULT_MAX_UNCOMPRESSED))
+    try:
+        unpacked = read_zip(archive, max_entries=MAX_INVOICES, limit_of=lambda name: MAX_ENTRY_BYTES,
+                            max_total=budget, oversize="skip")
+    except ArchiveTooLarge as exc:
+        if exc.reason == "entries":
+            raise _SessionFailed(420, "Paczka zawiera zbyt wiele plików; dozwolone jest %d."
+                                 % MAX_INVOICES) from None
+        raise _SessionFailed(430, "Łączny rozmiar rozpakowanych plików przekracza limit "
+                                  "(możliwa bomba ZIP): %s" % exc.message) from None
+    except ArchiveInvalid as exc:
+        raise _SessionFailed(430, "Archiwum ZIP jest uszkodzone: %s" % exc.message) from None
+    if not unpacked:
+        raise _SessionFailed(445, "Paczka nie zawiera faktur.")
     entries = []
-    seen = set()
-    for info in infos:
-        name = info.filename
-        if name in seen:
-            raise _SessionFailed(430, "Plik %s występuje w archiwum więcej niż raz." % name)
-        seen.add(name)
-        limit = min(MAX_ENTRY_BYTES, budget)
-        try:
-            with zf.open(info) as handle:
-                data = handle.read(limit + 1)      # never inflate more than the limit
-        except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as exc:
-            raise _SessionFailed(430, "Nie można rozpakować pliku %s: %s" % (name, exc)) from None
-        if len(data) > limit:
-            if limit < MAX_ENTRY_BYTES:
-                raise _SessionFailed(430, "Łączny rozmiar rozpakowanych plików przekracza limit "
-                                          "(możliwa bomba ZIP).")
+    for name, data in unpacked:
+        if data is None:
             entries.append((name, None, "Plik %s przekracza %d B po rozpakowaniu." % (name, MAX_ENTRY_BYTES)))
-            budget -= len(data)
-            continue
-        budget -= len(data)
-        entries.append((name, data, None))
+        else:
+            entries.append((name, data, None))
     return entries
 
 
