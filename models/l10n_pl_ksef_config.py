@@ -5,15 +5,16 @@ crons) build on this model:
 
 * ``company._l10n_pl_ksef_get_config()`` returns the (sudo) settings record
   of a company, created on first use.
-* ``config._l10n_pl_ksef_get_client()`` (or ``company._l10n_pl_ksef_get_client()``)
-  returns a :class:`ksef.client.KSeFClient` authenticated in the company's
-  context. Secrets are decrypted only in memory; the access/refresh tokens
-  of the last login are kept (encrypted) and reused or refreshed, a new
-  login with the stored token or certificate happens only when they are
-  no longer usable. Call ``config._l10n_pl_ksef_save_session(client)``
-  after work with the client so refreshed tokens are kept, or use the
-  context manager ``with config._l10n_pl_ksef_client() as client: ...``
-  which does it and records the last successful contact.
+* ``with config._l10n_pl_ksef_client() as client: ...`` is the one way the
+  module gets a :class:`ksef.client.KSeFClient` (sending, import, payments,
+  buttons, the wizard): authenticated in the company's context, its
+  (refreshed) tokens saved and the last contact recorded afterwards, its
+  HTTP session closed. Secrets are decrypted only in memory; the
+  access/refresh tokens of the last login are kept (encrypted) and reused or
+  refreshed, a new login with the stored token or certificate happens only
+  when they are no longer usable (``_l10n_pl_ksef_get_client``).
+  ``login=False``: an unauthenticated client (the wizard tests new
+  credentials with it and stores them itself).
 * ``config._l10n_pl_ksef_get_offline_credentials()`` returns the offline
   certificate and key (``ksef.certs.Credentials``) used to sign KOD II.
 * ``config._l10n_pl_ksef_raise_user_error(exc)`` turns a core error into a
@@ -390,14 +391,24 @@ class L10nPlKsefConfig(models.Model):
         return client
 
     @contextlib.contextmanager
-    def _l10n_pl_ksef_client(self):
-        """``with config._l10n_pl_ksef_client() as client:`` — saves tokens afterwards."""
-        client = self._l10n_pl_ksef_get_client()
+    def _l10n_pl_ksef_client(self, environment=None, login=True):
+        """``with config._l10n_pl_ksef_client() as client:``, the one way to get a client.
+
+        ``login=True``: authenticated with the stored session or credential; afterwards (also
+        when the work failed) its tokens, refreshed or new, are saved and the last contact is
+        recorded. ``login=False``: a client for ``environment`` that is not logged in; nothing
+        is saved (the wizard stores a credential only once it has worked). The HTTP session
+        is closed in both cases.
+        """
+        client = self._l10n_pl_ksef_get_client() if login else self._l10n_pl_ksef_new_client(environment)
         try:
             yield client
         finally:
-            if getattr(client, "tokens", None):
-                self._l10n_pl_ksef_save_session(client)
+            try:
+                if login and getattr(client, "tokens", None):
+                    self._l10n_pl_ksef_save_session(client)
+            finally:
+                client.close()
 
     def _l10n_pl_ksef_get_offline_credentials(self):
         """The offline certificate with its key (ksef.certs.Credentials), checked."""
@@ -556,9 +567,9 @@ class L10nPlKsefConfig(models.Model):
         for config in self.sudo():
             if config.session_encrypted:
                 try:
-                    client = config._l10n_pl_ksef_new_client()
-                    if config._l10n_pl_ksef_load_session(client):
-                        client.logout()
+                    with config._l10n_pl_ksef_client(login=False) as client:
+                        if config._l10n_pl_ksef_load_session(client):
+                            client.logout()
                 except (ksef_errors.KSeFError, UserError) as exc:
                     _logger.info("KSeF: logout at disconnect failed: %s", exc.__class__.__name__)
             vals = config._l10n_pl_ksef_auth_reset_vals()

@@ -21,6 +21,7 @@ How a run works (``l10n_pl_ksef.import.cursor._l10n_pl_ksef_run``)
 5. A truncated increment is followed by the next one in the same run, up to a
    request budget; the rest is left to a re-triggered cron.
 """
+import contextlib
 import json
 import logging
 from datetime import timedelta, timezone
@@ -252,10 +253,15 @@ class L10nPlKsefImportCursor(models.Model):
             and u._is_internal()) if group else self.env["res.users"]
         return users[:1]
 
+    @contextlib.contextmanager
     def _l10n_pl_ksef_client_for_run(self, client):
+        """``client`` when given (benchmarks, tests), else the company's own client through the
+        config's context manager (refreshed tokens saved, HTTP session closed)."""
         if client is not None:
-            return client
-        return self.company_id.sudo()._l10n_pl_ksef_get_client()
+            yield client
+            return
+        with self.company_id.sudo()._l10n_pl_ksef_get_config()._l10n_pl_ksef_client() as own:
+            yield own
 
     def _l10n_pl_ksef_fetch_increment(self, client, checkpoint, seen=None):
         """One increment from ``checkpoint`` (ksef.sync.fetch_increment; PermanentStorage dates).
@@ -316,6 +322,27 @@ class L10nPlKsefImportCursor(models.Model):
                     return False
         return True
 
+    def _l10n_pl_ksef_fetch_and_store(self, client, Move, run, responsible, totals):
+        """Increments from the checkpoint until complete or the budget is used.
+        Returns (state, message); message "" = the counts say it."""
+        for _number in range(self._l10n_pl_ksef_max_increments()):
+            # every commit releases the row lock: take it again before each increment
+            if not self._l10n_pl_ksef_try_lock():
+                return "skipped", self.env._("Another import took over; stopped here.")
+            checkpoint = _from_iso(self.checkpoint) or (
+                self.start_date or fields.Datetime.now() - timedelta(days=30)
+            ).replace(tzinfo=timezone.utc)
+            increment = self._l10n_pl_ksef_fetch_increment(
+                client, checkpoint, seen=self._l10n_pl_ksef_boundary())
+            if not self._l10n_pl_ksef_store_increment(increment, Move, run, responsible, totals):
+                return "skipped", self.env._("Another import took over; stopped here.")
+            if increment.is_complete:
+                return "done", ""
+        soon = fields.Datetime.now() + self._l10n_pl_ksef_min_interval()
+        self._l10n_pl_ksef_trigger_cron(soon)
+        return "partial", self.env._("More invoices are waiting in KSeF; the import continues at "
+                                     "%(when)s UTC.", when=soon)
+
     def _l10n_pl_ksef_run_increments(self, run, client, responsible):
         company = self.company_id
         Move = self.env["account.move"].sudo().with_company(company)
@@ -324,29 +351,9 @@ class L10nPlKsefImportCursor(models.Model):
         state = "done"
         message = ""
         try:
-            client = self._l10n_pl_ksef_client_for_run(client)
-            for _number in range(self._l10n_pl_ksef_max_increments()):
-                # every commit releases the row lock: take it again before each increment
-                if not self._l10n_pl_ksef_try_lock():
-                    state, message = "skipped", self.env._("Another import took over; stopped here.")
-                    break
-                checkpoint = _from_iso(self.checkpoint) or (
-                    self.start_date or fields.Datetime.now() - timedelta(days=30)
-                ).replace(tzinfo=timezone.utc)
-                increment = self._l10n_pl_ksef_fetch_increment(
-                    client, checkpoint, seen=self._l10n_pl_ksef_boundary())
-                if not self._l10n_pl_ksef_store_increment(increment, Move, run, responsible,
-                                                          totals):
-                    state, message = "skipped", self.env._("Another import took over; stopped here.")
-                    break
-                if increment.is_complete:
-                    break
-            else:
-                state = "partial"
-                soon = fields.Datetime.now() + self._l10n_pl_ksef_min_interval()
-                self._l10n_pl_ksef_trigger_cron(soon)
-                message = self.env._("More invoices are waiting in KSeF; the import continues at "
-                            "%(when)s UTC.", when=soon)
+            with self._l10n_pl_ksef_client_for_run(client) as active:
+                state, message = self._l10n_pl_ksef_fetch_and_store(active, Move, run, responsible,
+                                                                    totals)
         except ksef_errors.KSeFRateLimited as exc:
             wait = int(exc.retry_after or 60)
             when = fields.Datetime.now() + timedelta(seconds=wait)
@@ -390,8 +397,8 @@ class L10nPlKsefImportCursor(models.Model):
         company = self.company_id
         metadata = json.loads(error.metadata_json or "{}")
         try:
-            client = self._l10n_pl_ksef_client_for_run(client)
-            xml = client.download_invoice(error.ksef_number)
+            with self._l10n_pl_ksef_client_for_run(client) as active:
+                xml = active.download_invoice(error.ksef_number)
             document = IncomingInvoice(ksef_number=error.ksef_number, metadata=metadata, xml=xml,
                                        error=None)
         except ksef_errors.KSeFRateLimited as exc:

@@ -30,10 +30,11 @@ class ResCompany(models.Model):
         return self.env["l10n_pl_ksef.config"]._l10n_pl_ksef_for_company(self)
 
     def _l10n_pl_ksef_get_client(self):
-        """An authenticated ksef.client.KSeFClient for this company.
+        """An authenticated ksef.client.KSeFClient for this company (shells and tests).
 
-        See ``l10n_pl_ksef.config._l10n_pl_ksef_get_client``; raises UserError
-        when the company is not connected, core errors (ksef.errors) otherwise.
+        The module's code uses ``with config._l10n_pl_ksef_client() as client:`` instead, which
+        also saves refreshed tokens and closes the HTTP session. Raises UserError when the
+        company is not connected, core errors (ksef.errors) otherwise.
         """
         return self._l10n_pl_ksef_get_config()._l10n_pl_ksef_get_client()
 

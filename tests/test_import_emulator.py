@@ -6,6 +6,7 @@ numbers in Odoo (bills + visible error records) is compared with the emulator's 
 0 missed, 0 duplicated. The emulator's package caps are lowered so that paging and
 truncation happen with a few hundred invoices.
 """
+import json
 import random
 import time
 from datetime import timedelta
@@ -228,7 +229,7 @@ class TestKsefImportEmulator(ImportEmulatorCase):
             return real_fetch(cursor, client, checkpoint, seen=seen)
 
         with patch.object(Cursor, "_l10n_pl_ksef_fetch_increment", fetch_then_break_ksef), \
-                patch.object(type(self.env["res.company"]), "_l10n_pl_ksef_get_client",
+                patch.object(type(self.env["l10n_pl_ksef.config"]), "_l10n_pl_ksef_get_client",
                              self.fast_retry_client()), \
                 mute_logger(CURSOR_MODULE, TRANSPORT_MODULE):
             result = self.run_import()
@@ -251,12 +252,36 @@ class TestKsefImportEmulator(ImportEmulatorCase):
         self.assertEqual(result["run"].created_count, 60)
         self.assert_in_sync()
 
+    def test_refreshed_tokens_are_kept(self):
+        """The import gets its client from the config's context manager: an access token
+        refreshed during the run is stored afterwards, and the HTTP session is closed."""
+        self.emulator.seed_incoming_invoices(TEST_NIP, 2, lines=1, seed=977)
+        Config = type(self.env["l10n_pl_ksef.config"])
+        original = Config._l10n_pl_ksef_get_client
+        seen = {}
+
+        def get_client(config):
+            client = original(config)
+            seen["client"], seen["before"] = client, client.tokens.access_token
+            self.emulator.expire_access_tokens()   # 401 on the next request: the client refreshes
+            client.close = lambda: seen.setdefault("closed", True)
+            return client
+
+        with patch.object(Config, "_l10n_pl_ksef_get_client", get_client):
+            result = self.run_import()
+        self.assertEqual(result["state"], "done", result["message"])
+        client = seen["client"]
+        self.assertNotEqual(client.tokens.access_token, seen["before"])
+        stored = json.loads(self.config._l10n_pl_ksef_secret("session_encrypted"))
+        self.assertEqual(stored["tokens"]["access_token"], client.tokens.access_token)
+        self.assertTrue(seen.get("closed"))
+
     def fast_retry_client(self):
         """The company's client, with retries that do not sleep (faster test)."""
-        original = type(self.env["res.company"])._l10n_pl_ksef_get_client
+        original = type(self.env["l10n_pl_ksef.config"])._l10n_pl_ksef_get_client
 
-        def get_client(company):
-            client = original(company)
+        def get_client(config):
+            client = original(config)
             client.transport.sleep = lambda seconds: None
             return client
         return get_client

@@ -175,18 +175,17 @@ class L10nPlKsefConnectWizard(models.TransientModel):
     def _authenticate(self, environment, method, nip, **kwargs):
         """Authenticate with the given credential; store it only when it works."""
         config = self.config_id
-        client = config._l10n_pl_ksef_new_client(environment)
         action = self.env._("Connecting to KSeF")
-        try:
-            if method == "token":
-                client.authenticate_with_token(nip, kwargs["token"])
-            else:
-                client.authenticate_with_certificate(nip, kwargs["cert_bytes"], kwargs["key_bytes"],
-                                                     kwargs.get("key_password") or None)
-        except ksef_errors.KSeFError as exc:
-            config._l10n_pl_ksef_raise_user_error(exc, action=action)
-        config._l10n_pl_ksef_store_connection(environment, method, nip, client, **kwargs)
-        return client
+        with config._l10n_pl_ksef_client(environment, login=False) as client:
+            try:
+                if method == "token":
+                    client.authenticate_with_token(nip, kwargs["token"])
+                else:
+                    client.authenticate_with_certificate(nip, kwargs["cert_bytes"], kwargs["key_bytes"],
+                                                         kwargs.get("key_password") or None)
+            except ksef_errors.KSeFError as exc:
+                config._l10n_pl_ksef_raise_user_error(exc, action=action)
+            config._l10n_pl_ksef_store_connection(environment, method, nip, client, **kwargs)
 
     # --- buttons ------------------------------------------------------------------
 
