@@ -218,9 +218,16 @@ class Emulator:
         req.path = req.path[len(API_PREFIX):] or "/"
         template, params = self.router.match(req.method, req.path)
         if template is None:
-            status = 405 if params else 404
-            return error_response(req, ApiError(status, detail="Brak operacji %s %s."
-                                                % (req.method, req.path)))
+            if not params:
+                return error_response(req, ApiError(404, detail="Brak operacji %s %s."
+                                                    % (req.method, req.path)))
+            # the path exists, not with this method (TRACE, HEAD, OPTIONS, another verb): 405
+            allowed = ", ".join(self.router.methods(params))
+            response = error_response(req, ApiError(405, detail="Metoda %s nie jest dozwolona dla "
+                                                    "%s; dozwolone: %s." % (req.method, req.path,
+                                                                            allowed)))
+            response.headers["Allow"] = allowed
+            return response
         req.template, req.params = template, params
         self._count(req.method, template)
         fault = self.faults.take(req.method, template)

@@ -138,6 +138,10 @@ class Router:
         self._rows = rows
         self.limits = {(m, t): (g, lim) for m, t, g, lim in operations}
 
+    def methods(self, template):
+        """The methods the API defines on ``template`` (sorted), e.g. for an ``Allow`` header."""
+        return sorted({m for _key, m, t, _regex, _group, _limits in self._rows if t == template})
+
     def match(self, method, path):
         """Return (template, params) or (None, None); ``template`` may exist for another method."""
         path_found = None

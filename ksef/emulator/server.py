@@ -159,7 +159,12 @@ class _Handler(BaseHTTPRequestHandler):
         if resp.body and self.command != "HEAD":
             self.wfile.write(resp.body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+    def __getattr__(self, name):
+        # every method reaches the dispatcher (BaseHTTPRequestHandler answers 501 to a method
+        # without a do_<METHOD>): the API answers 405 + Allow on its paths, 404 elsewhere
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return self._serve
+        raise AttributeError(name)
 
 
 class Server(ThreadingHTTPServer):
