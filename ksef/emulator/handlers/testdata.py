@@ -31,8 +31,13 @@ def permissions(emu, req):
     body = req.json()
     ctx = body.get("contextIdentifier") or {}
     who = body.get("authorizedIdentifier") or {}
-    perms = [p.get("permissionType") for p in body.get("permissions") or []]
-    if ctx.get("type") != "Nip" or who.get("type") not in ("Nip", "Pesel", "Fingerprint") or not perms:
+    items = body.get("permissions") or []
+    perms = [p.get("permissionType") for p in items if isinstance(p, dict)] if isinstance(
+        items, list) else []
+    if (not isinstance(ctx, dict) or not isinstance(who, dict) or ctx.get("type") != "Nip"
+            or who.get("type") not in ("Nip", "Pesel", "Fingerprint") or not perms
+            or not all(isinstance(p, str) and p for p in perms)
+            or not isinstance(ctx.get("value"), str) or not isinstance(who.get("value"), str)):
         raise bad_request(21405, "contextIdentifier (Nip), authorizedIdentifier i permissions są wymagane.")
     emu.grant_permissions(ctx["value"], who["type"], who["value"], perms)
     return _ok()

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Schemathesis against the local emulator (not run by CI): every operation the emulator
+# implements, phases examples, coverage and fuzzing, with a real access token.
+#   bash ksef/tests/run_schemathesis.sh [extra st options]
+# Needs schemathesis 4.32.5 in a throwaway venv (never in .venv: it wants newer libraries):
+#   python3 -m venv /tmp/st-venv && /tmp/st-venv/bin/pip install schemathesis==4.32.5
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ST=${ST:-/tmp/st-venv/bin/st}
+PY=.venv/bin/python
+PORT=${PORT:-18765}
+WORK=$(mktemp -d)
+SPEC=$WORK/openapi.json
+URL=http://127.0.0.1:$PORT/v2
+
+# the official 2.6 spec with the 2.7 additions (ksef/tests/conftest.py), servers -> emulator
+$PY - "$SPEC" "$URL" <<'PY'
+import json, sys
+sys.path.insert(0, ".")
+from ksef.tests.conftest import load_openapi_document
+doc = load_openapi_document()
+doc["servers"] = [{"url": sys.argv[2]}]
+json.dump(doc, open(sys.argv[1], "w"))
+PY
+
+$PY -m ksef emulator --port "$PORT" --rate-limits off >"$WORK/emulator.log" 2>&1 &
+EMU=$!
+trap 'kill $EMU 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 50); do curl -s -o /dev/null "$URL/security/public-key-certificates" && break; sleep 0.2; done
+
+TOKEN=$($PY - "$URL" <<'PY'
+import sys
+sys.path.insert(0, ".")
+from ksef.bootstrap import obtain_test_token
+from ksef.client import KSeFClient
+url, nip = sys.argv[1], "5265877635"
+client = KSeFClient(url)
+client.authenticate_with_token(nip, obtain_test_token(url, nip))
+print(client.tokens.access_token)
+PY
+)
+
+# what the emulator implements: its operation table (ksef/emulator/routes.py) with a handler
+REGEX=$($PY - <<'PY'
+import re, sys
+sys.path.insert(0, ".")
+from ksef.emulator import app  # noqa: F401  (registers the handlers)
+from ksef.emulator.routes import OPERATIONS
+from ksef.emulator.server import HANDLERS
+paths = sorted({t for m, t, _g, _l in OPERATIONS if (m, t) in HANDLERS})
+print("^(%s)$" % "|".join(re.escape(p) for p in paths))
+PY
+)
+
+"$ST" run "$SPEC" --url "$URL" --phases examples,coverage,fuzzing \
+  --include-path-regex "$REGEX" -H "Authorization: Bearer $TOKEN" \
+  --max-examples "${MAX_EXAMPLES:-20}" --workers 1 "$@"
