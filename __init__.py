@@ -3,6 +3,7 @@ try:  # outside Odoo (the core's pytest run, `python -m ksef`) only ksef/ is usa
 except ImportError:  # pragma: no cover
     odoo = None
 if odoo is not None:
+    from . import tools
     from . import models
     from . import wizards
 

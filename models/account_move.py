@@ -64,7 +64,7 @@ from ..ksef import errors as ksef_errors
 from ..ksef import offline as ksef_offline
 from ..ksef import qr as ksef_qr
 from ..ksef.crypto import sha256_b64
-from . import ksef_i18n
+from ..tools import ksef_i18n
 from .l10n_pl_ksef_outage import polish_date
 
 _logger = logging.getLogger(__name__)

@@ -37,7 +37,7 @@ from odoo.tools import SQL, float_compare, float_round
 from ..ksef import errors as ksef_errors
 from ..ksef.fa3.codes import BUCKET_CODE, PERCENT_CODES
 from ..ksef.records import parse_naive_utc as _parse_ksef_datetime
-from . import ksef_i18n
+from ..tools import ksef_i18n
 
 _logger = logging.getLogger(__name__)
 
@@ -112,11 +112,6 @@ class AccountMove(models.Model):
         ``api.model`` method: a list header button calls it with the selected ids (none or
         some), which an ``api.model`` method would refuse as an extra argument."""
         return self.env["l10n_pl_ksef.import.cursor"].action_l10n_pl_ksef_import_now()
-
-    def action_l10n_pl_ksef_open_corrected(self):
-        self.ensure_one()
-        return {"type": "ir.actions.act_window", "res_model": "account.move",
-                "res_id": self.l10n_pl_ksef_corrected_move_id.id, "view_mode": "form"}
 
     def _l10n_pl_ksef_import_parsed(self):
         """The attached FA(3) XML parsed into ksef.fa3 data classes (None when absent)."""

@@ -45,7 +45,7 @@ from ..ksef.fa3 import model as fa3
 from ..ksef.fa3.builder import build_invoice_xml
 from ..ksef.fa3.codes import PERCENT_CODES, VAT_CODE_SELECTION
 from ..ksef.nip import is_valid_nip, normalize_nip
-from . import ksef_i18n
+from ..tools import ksef_i18n
 
 #: JPK_V7 tax-report fields (tags of the base repartition line) -> FA(3) P_12 code.
 #: Order matters: the first tag found wins (K_12 before K_11: np II services carry both).

@@ -17,7 +17,7 @@ from odoo.exceptions import UserError
 
 from ..ksef import collective as ksef_collective
 from ..ksef import errors as ksef_errors
-from . import ksef_i18n
+from ..tools import ksef_i18n
 
 
 class L10nPlKsefCollective(models.Model):

@@ -34,7 +34,7 @@ from ..ksef import errors as ksef_errors
 from ..ksef.records import from_iso as _from_iso
 from ..ksef.records import naive_utc as _naive_utc
 from ..ksef.records import to_iso as _to_iso
-from . import ksef_i18n
+from ..tools import ksef_i18n
 
 _logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@ import functools
 
 from odoo import api, models
 
-from . import ksef_i18n
+from ..tools import ksef_i18n
 
 
 def party_lines(party, env=None):

@@ -21,15 +21,13 @@ from odoo.exceptions import UserError
 from ..ksef import errors as ksef_errors
 from ..ksef import upo as ksef_upo
 from ..ksef.crypto import sha256_b64
-from . import ksef_i18n
+from ..tools import ksef_i18n
 
 _logger = logging.getLogger(__name__)
 CRON_XMLID = "l10n_pl_ksef.ir_cron_l10n_pl_ksef_send"
 #: invoices per batch session: the KSeF limit (a session UPO page holds 10,000 entries, about
 #: 6 MB; the core accepts session UPO pages up to ksef.client.SESSION_UPO_MAX_BYTES)
 MAX_BATCH_INVOICES = 10000
-#: above this many waiting invoices of a company, the cron uses one batch session
-BATCH_THRESHOLD = 5
 #: per-company budgets, below KSeF's PRD limits (180 online sends/hour, 60 batch open+close/hour)
 ONLINE_SENDS_PER_HOUR = 150
 BATCH_SESSIONS_PER_HOUR = 20
@@ -136,7 +134,7 @@ class L10nPlKsefSubmission(models.Model):
             domain.append(("id", "in", moves.ids))
         todo = Move.search(domain, order="id")
         # lock: a cron and a button never work on the same invoices at once
-        todo = todo.try_lock_for_update() if hasattr(todo, "try_lock_for_update") else todo
+        todo = todo.try_lock_for_update()
         if not todo:
             return todo
         config = company._l10n_pl_ksef_get_config()
@@ -534,39 +532,3 @@ class L10nPlKsefSubmission(models.Model):
             _logger.info("KSeF: results of batch %s not read yet: %s", session.reference_number, exc)
             self._trigger_cron(POLL_DELAY_SECONDS)
         return Move
-
-
-class L10nPlKsefConfig(models.Model):
-    _inherit = "l10n_pl_ksef.config"
-
-    send_on_post = fields.Boolean(
-        string="Send to KSeF when an invoice is posted",
-        help="Queue every posted customer invoice and credit note for KSeF at once; the queue is "
-             "sent within a minute by the scheduled action. Otherwise invoices are sent from the "
-             "Send wizard or with the \"Send to KSeF\" button.")
-    batch_threshold = fields.Integer(
-        string="Batch session above", default=BATCH_THRESHOLD,
-        help="When more invoices than this wait to be sent, the scheduled action sends them in "
-             "one KSeF batch session (one encrypted ZIP, a handful of requests) instead of one "
-             "request per invoice in an online session.")
-
-
-class ResCompany(models.Model):
-    _inherit = "res.company"
-
-    def _l10n_pl_ksef_is_connected(self):
-        """The company sends through this module (connected to a KSeF environment)."""
-        self.ensure_one()
-        config = self.sudo().l10n_pl_ksef_config_id
-        return bool(config and config.state in ("connected", "error") and config.auth_method)
-
-    def _l10n_pl_ksef_send_on_post(self):
-        self.ensure_one()
-        return bool(self.sudo().l10n_pl_ksef_config_id.send_on_post)
-
-    def _l10n_pl_ksef_batch_threshold(self):
-        """Above this many waiting invoices (of one mode), the cron sends one batch session."""
-        self.ensure_one()
-        config = self.sudo().l10n_pl_ksef_config_id
-        value = config.batch_threshold if config else BATCH_THRESHOLD
-        return max(1, value or BATCH_THRESHOLD)

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .l10n_pl_ksef_config import BATCH_THRESHOLD
+
 
 class ResCompany(models.Model):
     _inherit = "res.company"
@@ -37,6 +39,23 @@ class ResCompany(models.Model):
         company is not connected, core errors (ksef.errors) otherwise.
         """
         return self._l10n_pl_ksef_get_config()._l10n_pl_ksef_get_client()
+
+    def _l10n_pl_ksef_is_connected(self):
+        """The company sends through this module (connected to a KSeF environment)."""
+        self.ensure_one()
+        config = self.sudo().l10n_pl_ksef_config_id
+        return bool(config and config.state in ("connected", "error") and config.auth_method)
+
+    def _l10n_pl_ksef_send_on_post(self):
+        self.ensure_one()
+        return bool(self.sudo().l10n_pl_ksef_config_id.send_on_post)
+
+    def _l10n_pl_ksef_batch_threshold(self):
+        """Above this many waiting invoices (of one mode), the cron sends one batch session."""
+        self.ensure_one()
+        config = self.sudo().l10n_pl_ksef_config_id
+        value = config.batch_threshold if config else BATCH_THRESHOLD
+        return max(1, value or BATCH_THRESHOLD)
 
     def action_l10n_pl_ksef_open_settings(self):
         self.ensure_one()

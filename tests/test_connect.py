@@ -5,7 +5,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools.misc import format_date
 
-from ..models import vault
+from ..tools import vault
 from .common import KEY_PASSWORD, TEST_NIP, WRONG_PASSWORD, KsefTestCommon, b64
 
 
@@ -186,7 +186,7 @@ class TestKsefConnect(KsefTestCommon):
         import socket
         import tempfile
 
-        from ..models import emulator_service
+        from ..tools import emulator_service
 
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))

@@ -1,11 +1,11 @@
 """Messages of the KSeF core reach Polish users in Polish (template + params, see
-models/ksef_i18n.py), through the same wizard the users connect with."""
+tools/ksef_i18n.py), through the same wizard the users connect with."""
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..ksef import errors as ksef_errors
 from ..ksef import nip as ksef_nip
-from ..models import ksef_i18n, vault
+from ..tools import ksef_i18n, vault
 from .common import WRONG_PASSWORD, KsefTestCommon, b64
 
 

@@ -3,8 +3,8 @@ import os
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
-from ..models import vault
 from ..models.l10n_pl_ksef_config import SECRET_FIELDS
+from ..tools import vault
 from .common import OTHER_NIP, KsefTestCommon
 
 

@@ -13,8 +13,8 @@ from odoo.tools.misc import format_date
 
 from ..ksef import certs as ksef_certs
 from ..ksef import errors as ksef_errors
-from ..models import ksef_i18n, vault
 from ..models.l10n_pl_ksef_config import AUTH_METHODS, ENVIRONMENTS, _naive
+from ..tools import ksef_i18n, vault
 
 # write-only field -> encrypted storage field
 WRITE_ONLY = {
