@@ -32,6 +32,11 @@
     "demo": [
         "data/l10n_pl_ksef_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "l10n_pl_ksef/static/tests/tours/**/*",
+        ],
+    },
     "images": ["static/description/icon.png"],
     "post_init_hook": "_l10n_pl_ksef_post_init",
 }

@@ -16,3 +16,4 @@ from . import test_payments
 from . import test_payment_matching
 from . import test_payment_reconcile_oca
 from . import test_payment_order_oca
+from . import test_tours
