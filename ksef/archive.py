@@ -87,8 +87,10 @@ def read_zip(data, what=ARCHIVE, *, max_entries=MAX_ENTRIES, limit_of=entry_limi
             _too_large(_("The file %(name)s in the %(what)s would unpack to %(size)s bytes; one "
                          "invoice may have at most %(limit)s bytes. It was refused. %(again)s"),
                        what, "entry", limit, name=info.filename, size=info.file_size)
-        if info.file_size > RATIO_MIN_BYTES and info.file_size > max_ratio * max(
-                info.compress_size, 1):
+        # an entry above its own limit with oversize="skip" is never inflated: its ratio does
+        # not matter, and one such document must not block the rest of the package
+        if info.file_size > RATIO_MIN_BYTES and not (oversize == "skip" and info.file_size > limit) \
+                and info.file_size > max_ratio * max(info.compress_size, 1):
             _too_large(_("The file %(name)s in the %(what)s would unpack to %(size)s bytes from "
                          "%(compressed)s (more than %(limit)s times; possible zip bomb). It was "
                          "refused. %(again)s"), what, "ratio", max_ratio, name=info.filename,

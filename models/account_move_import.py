@@ -228,9 +228,11 @@ class AccountMove(models.Model):
     def _l10n_pl_ksef_prepare_bill(self, company, doc, cache, run=None):
         """Parse and map one document: {doc, invoice, vals, notes} (nothing created yet
         except a missing vendor)."""
-        from ..ksef.fa3 import parse_invoice_xml
+        from ..ksef.fa3 import parse_incoming_invoice_xml
 
-        invoice = parse_invoice_xml(doc.xml)
+        # XSD-validated before anything is mapped: an invalid file becomes a visible error
+        # record with KSeF's number and the reasons, never a bill
+        invoice = parse_incoming_invoice_xml(doc.xml)
         vals, notes = self._l10n_pl_ksef_prepare_bill_vals(company, invoice, doc, cache)
         if run:
             vals["l10n_pl_ksef_import_run_id"] = run.id

@@ -252,6 +252,22 @@ class TestKsefImportMapping(KsefTimeGuard, AccountTestInvoicingCommon):
         self.assertEqual(by_number[docs[3].ksef_number].state, "resolved")
         self.assertEqual(by_number[docs[3].ksef_number].move_id, self.bill(docs[3].ksef_number))
 
+    def test_xsd_invalid_invoice_is_an_error_not_a_bill(self):
+        """No P_2, an unknown P_12 code and a foreign element: refused with every reason."""
+        xml = sample(1).decode()
+        start, end = xml.index("<P_2>"), xml.index("</P_2>") + len("</P_2>")
+        xml = xml[:start] + xml[end:]
+        xml = xml.replace("<P_12>23</P_12>", "<P_12>99</P_12>", 1)
+        xml = xml.replace("</Fa>", "<Obcy>x</Obcy></Fa>", 1)
+        number = "9999999999-20260215-000000000099-01"
+        stats = self.import_docs(Document(number, xml.encode()))
+        self.assertEqual((stats["created_count"], stats["error_count"]), (0, 1))
+        self.assertFalse(self.bill(number))
+        error = self.env["l10n_pl_ksef.import.error"].search([("ksef_number", "=", number)])
+        self.assertEqual((error.reason, error.state), ("invalid", "open"))
+        for reason in ("P_2", "99", "Obcy"):
+            self.assertIn(reason, error.message)
+
     # ------------------------------------------------------------------
     def test_mapping_learnt_on_second_bill_from_same_vendor(self):
         product = self.env["product.product"].create({"name": "Lodówka (our catalogue)",
