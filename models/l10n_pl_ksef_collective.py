@@ -155,7 +155,7 @@ class L10nPlKsefCollectiveLine(models.Model):
                               ondelete="set null")
     amount = fields.Float(string="Amount paid", digits=(16, 2))
     amount_known = fields.Boolean(default=True, help="False when KSeF gave no amount.")
-    currency_id = fields.Many2one("res.currency", string="Currency")
+    currency_id = fields.Many2one("res.currency")
     description = fields.Char()
 
     def _l10n_pl_ksef_amount_text(self):

@@ -99,7 +99,7 @@ class AccountPaymentRegister(models.TransientModel):
         return result
 
     # --- creating the payments ---------------------------------------------------------------
-    def _l10n_pl_ksef_prepare(self, to_process, edit_mode):
+    def _l10n_pl_ksef_prepare(self, to_process, edit_mode):  # pylint: disable=missing-return
         """Memo and KSeF values of each payment to create; collective identifiers requested here,
         before anything is created. Raises KsefCollectiveFailure (nothing requested afterwards)."""
         Collective = self.env["l10n_pl_ksef.collective"]
@@ -109,7 +109,8 @@ class AccountPaymentRegister(models.TransientModel):
             if not plan:
                 continue
             create_vals = vals["create_vals"]
-            default_memo = super()._get_communication(lines)
+            # Odoo's own memo, without our override of _get_communication
+            default_memo = super()._get_communication(lines)  # pylint: disable=super-method-mismatch
             user_memo = create_vals.get("memo") or ""
             extra = {"l10n_pl_ksef_memo_kind": plan["kind"],
                      "l10n_pl_ksef_numbers": ", ".join(plan["numbered"].mapped("l10n_pl_ksef_number"))
