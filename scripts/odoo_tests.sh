@@ -40,6 +40,17 @@ fi
 
 work=$(mktemp -d)
 ln -s "$ROOT" "$work/l10n_pl_ksef"
+# OCA modules for the payment tests (reconciliation proposals, payment orders with SEPA files);
+# l10n_pl_ksef does not depend on them, and their tests skip, saying so, when they are absent
+oca_path=""; oca_modules=""
+if bash "$ROOT/scripts/install_oca_test_modules.sh" "$work/oca_addons" "$ODOO_PY" >/dev/null; then
+  "$ODOO_PY" -m pip install -q --disable-pip-version-check unidecode \
+    -c "$ODOO_HOME/odoo/requirements.txt" || echo "could not install unidecode"
+  oca_path=",$work/oca_addons"
+  oca_modules=",account_reconcile_oca,account_banking_sepa_credit_transfer"
+else
+  echo "!!! OCA modules could not be downloaded: the OCA payment tests will be SKIPPED"
+fi
 db=ksef_test_$(date +%s)_$$
 port=$("$ODOO_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$work/odoo-test.log
@@ -54,8 +65,8 @@ echo "database $db, http port $port, log $log"
 limit=${KSEF_ODOO_TIMEOUT:-2400}
 set +e
 (cd "$work" && exec "$ODOO_PY" "$ODOO_BIN" server -d "$db" \
-   --addons-path="$ODOO_HOME/odoo/addons,$ODOO_HOME/odoo/odoo/addons,$work" \
-   -i l10n_pl_ksef,sale --test-enable --test-tags /l10n_pl_ksef --stop-after-init \
+   --addons-path="$ODOO_HOME/odoo/addons,$ODOO_HOME/odoo/odoo/addons,$work$oca_path" \
+   -i "l10n_pl_ksef,sale$oca_modules" --test-enable --test-tags /l10n_pl_ksef --stop-after-init \
    --http-port="$port" --http-interface=127.0.0.1 --log-level=test --workers=0 \
    --log-handler=odoo.tests.common.requests:WARNING \
    ${KSEF_ODOO_ARGS:-}) >"$log" 2>&1 &
@@ -99,9 +110,18 @@ ours_warn=$(grep -E " WARNING " "$log" | grep -E "l10n_pl_ksef" | head -20 || tr
 errs=$(grep -cE " (ERROR|CRITICAL) " "$log" || true)
 if [ -n "$ours_warn" ]; then echo "Warnings from l10n_pl_ksef:"; echo "$ours_warn"; fi
 ran=${ran:-0}
+# tours: a tour that cannot run (no Chromium, no websocket-client) is skipped, not failed
+tours=$(grep -c "TOUR .* SUCCEEDED" "$log" || true)
+tour_skips=$(grep -E "test_tours.*skipped|skipped .*TestKsefTours" "$log" | head -5 || true)
+echo "tours: $tours succeeded"
+if [ -n "$tour_skips" ]; then echo "Skipped tours:"; echo "$tour_skips"; fi
 echo "odoo: $(( ran - failed )) passed, $failed failed"
 if [ "$timed_out" = 1 ]; then
   echo "Odoo test suite FAILED: TIMEOUT after $limit s (see the test named above)."
+  exit 1
+fi
+if [ "$tours" = 0 ] || [ -n "$tour_skips" ]; then
+  echo "Odoo test suite FAILED: no tour ran, or a tour was skipped (Chromium and websocket-client are needed)."
   exit 1
 fi
 if [ "$rc" != 0 ] || [ "$ran" = 0 ] || [ "$failed" != 0 ] || [ "$errs" != 0 ] || [ -n "$ours_warn" ]; then
