@@ -12,9 +12,11 @@ sessions and ``BATCH_SESSIONS_PER_HOUR`` batch sessions per hour. Beyond that,
 and whenever KSeF answers 429, the cron is re-triggered at the time KSeF names
 (``Retry-After``) instead of sleeping in a worker.
 """
+import contextlib
 import logging
 from datetime import timedelta
 
+import psycopg2.errors
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
 
@@ -33,6 +35,9 @@ ONLINE_SENDS_PER_HOUR = 150
 BATCH_SESSIONS_PER_HOUR = 20
 #: how long a KSeF number may take before the cron asks again
 POLL_DELAY_SECONDS = 5
+#: first key of the PostgreSQL advisory lock of a company's send queue (the second is the
+#: company id); "KSeF" in ASCII
+QUEUE_LOCK_KEY = 0x4B536546
 
 
 class KsefFault(Exception):
@@ -110,31 +115,94 @@ class L10nPlKsefSubmission(models.Model):
 
     # ------------------------------------------------------------------ entry points
     @api.model
+    @contextlib.contextmanager
+    def _queue_lock(self, company):
+        """``with Submission._queue_lock(company) as locked:`` the company's send queue, for one
+        runner (cron worker, button, Send wizard) at a time.
+
+        A session-level advisory lock of PostgreSQL: unlike row locks it survives the runner's
+        own commits (every state is committed before the request that depends on it), so a
+        second runner can never take the queue between two of them; it ends when released
+        here or when the connection ends (a killed worker). ``locked`` is False when another
+        process holds it.
+        """
+        cr = self.env.cr
+        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [QUEUE_LOCK_KEY, company.id])
+        locked = cr.fetchone()[0]
+        try:
+            yield locked
+        finally:
+            if locked:
+                try:
+                    cr.execute("SELECT pg_advisory_unlock(%s, %s)", [QUEUE_LOCK_KEY, company.id])
+                except psycopg2.errors.InFailedSqlTransaction:
+                    # the transaction failed (its error is on its way up and it is rolled back
+                    # anyway): release on a clean one, never leave the lock to a pooled connection
+                    cr.rollback()
+                    cr.execute("SELECT pg_advisory_unlock(%s, %s)", [QUEUE_LOCK_KEY, company.id])
+
+    @api.model
+    def _busy_error(self, moves):
+        return UserError(self.env._(
+            "%(names)s: being sent to KSeF by another process, try again in a moment.",
+            names=", ".join(moves.mapped("name")) or "-"))
+
+    @api.model
     def _cron_process(self):
         moves = self.env["account.move"].search([("l10n_pl_ksef_state", "in", ("queued", "sent"))])
         for company in moves.company_id:
             if not company._l10n_pl_ksef_is_connected():
                 continue
-            try:
-                self._process_company(company)
-            except UserError as exc:
-                _logger.warning("KSeF: sending for %s failed: %s", company.name, exc)
-            self._commit()
+            with self._queue_lock(company) as locked:
+                if not locked:
+                    # another worker (or a button) is sending this company's invoices right now
+                    _logger.info("KSeF: the send queue of %s is being processed by another "
+                                 "process; skipped", company.name)
+                    continue
+                # a new transaction (snapshot) that sees what the previous holder committed
+                self._commit()
+                try:
+                    self._process_company(company)
+                except UserError as exc:
+                    _logger.warning("KSeF: sending for %s failed: %s", company.name, exc)
+                self._commit()
 
     @api.model
     def _process_company(self, company, moves=None, interactive=False):
         """Settle the company's sent invoices, then send its queued ones.
 
         ``moves``: restrict to these invoices (button / Send wizard); None = all.
+        ``interactive`` (button / Send wizard): takes the company's queue lock itself and says
+        so when another process is sending these invoices (the cron holds the lock already).
         Returns the processed moves.
         """
+        if not interactive:
+            return self._process_company_locked(company, moves, interactive)
+        with self._queue_lock(company) as locked:
+            if not locked:
+                raise self._busy_error(moves if moves is not None else self.env["account.move"])
+            return self._process_company_locked(company, moves, interactive)
+
+    @api.model
+    def _process_company_locked(self, company, moves, interactive):
         Move = self.env["account.move"]
         domain = [("company_id", "=", company.id), ("l10n_pl_ksef_state", "in", ("queued", "sent"))]
         if moves is not None:
             domain.append(("id", "in", moves.ids))
         todo = Move.search(domain, order="id")
-        # lock: a cron and a button never work on the same invoices at once
-        todo = todo.try_lock_for_update()
+        # row locks as well: a transaction that changed these invoices and has not committed
+        # yet (a button that released the queue lock) is never overtaken
+        try:
+            with self.env.cr.savepoint(flush=False):
+                locked = todo.try_lock_for_update()
+        except psycopg2.errors.SerializationFailure:
+            # changed by a transaction that committed after ours began
+            locked = Move
+        if locked != todo:
+            if interactive:
+                raise self._busy_error(todo - locked)
+            self._trigger_cron(60)
+            todo = locked
         if not todo:
             return todo
         config = company._l10n_pl_ksef_get_config()

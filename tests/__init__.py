@@ -11,6 +11,7 @@ from . import test_send_batch
 from . import test_send_outage
 from . import test_i18n_errors
 from . import test_send_downpayment
+from . import test_send_concurrency
 from . import test_suite_guard
 from . import test_payments
 from . import test_payment_matching
