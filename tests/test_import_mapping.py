@@ -252,6 +252,7 @@ class TestKsefImportMapping(KsefTimeGuard, AccountTestInvoicingCommon):
         self.assertEqual(by_number[docs[3].ksef_number].state, "resolved")
         self.assertEqual(by_number[docs[3].ksef_number].move_id, self.bill(docs[3].ksef_number))
 
+    @mute_logger("odoo.addons.l10n_pl_ksef.models.l10n_pl_ksef_import_log")
     def test_xsd_invalid_invoice_is_an_error_not_a_bill(self):
         """No P_2, an unknown P_12 code and a foreign element: refused with every reason."""
         xml = sample(1).decode()

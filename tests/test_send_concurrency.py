@@ -6,6 +6,8 @@ Two connections only see committed data: the queue is built on the database's ma
 a cursor of its own and committed, and every row it adds is deleted (and the settings it
 changes are restored) at the end of the test, whatever happens.
 """
+# two connections see only committed data: these commits are the point of the test
+# pylint: disable=invalid-commit
 import logging
 import sys
 import threading
