@@ -448,6 +448,15 @@ class AccountMove(models.Model):
                     partner=buyer.name, vat=buyer.vat))
         elif self._l10n_pl_ksef_buyer_kind(buyer) in ("eu", "foreign") and not buyer.country_id:
             problems.append(self.env._("Customer %(partner)s: set the country.", partner=buyer.name))
+        elif self._l10n_pl_ksef_buyer_kind(buyer) == "consumer" and buyer.is_company \
+                and (buyer.country_id.code or "PL") == "PL":
+            # a Polish company without a NIP would go to KSeF as a buyer without a tax id
+            # (BrakID): the buyer would never find the invoice in KSeF
+            problems.append(self.env._(
+                "Customer %(partner)s is a company in Poland but has no NIP: KSeF would receive "
+                "the invoice without the buyer's tax id (BrakID) and the buyer would not find it "
+                "in KSeF. Enter the customer's NIP, or, if the customer is a private person, "
+                "set the contact to \"Person\".", partner=buyer.name))
         if not self.invoice_date:
             problems.append(self.env._("Set the invoice date."))
         lines = self._l10n_pl_ksef_product_lines()

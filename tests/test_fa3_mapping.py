@@ -54,6 +54,19 @@ class TestKsefFa3Mapping(KsefSendCommon):
         wdt = self.make_invoice([(10.0, 1, "wdt")], partner=self.eu_buyer)
         self.assertIn(b"<P_12>0 WDT</P_12>", wdt._l10n_pl_ksef_build_xml())
 
+    def test_polish_company_without_nip_is_not_sent_as_brakid(self):
+        company_buyer = self.env["res.partner"].create({
+            "name": "Firma Bez NIP sp. z o.o.", "is_company": True,
+            "country_id": self.env.ref("base.pl").id, "street": "ul. Polna 1", "city": "Łódź"})
+        move = self.make_invoice([(10.0, 1, "23")], partner=company_buyer)
+        problems = "\n".join(move._l10n_pl_ksef_check_invoice())
+        self.assertIn("has no NIP", problems)
+        self.assertIn("BrakID", problems)
+        # the user confirms it is a private person (contact type "Person"): sent with BrakID
+        company_buyer.is_company = False
+        self.assertFalse(move._l10n_pl_ksef_check_invoice())
+        self.assertIn(b"<BrakID>1</BrakID>", move._l10n_pl_ksef_build_xml())
+
     def test_extension_hook(self):
         """Integrators change the data by overriding _l10n_pl_ksef_prepare_fa3_invoice."""
         from ..ksef.fa3.model import AdditionalInfo
