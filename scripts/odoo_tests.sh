@@ -114,6 +114,10 @@ ran=${ran:-0}
 tours=$(grep -c "TOUR .* SUCCEEDED" "$log" || true)
 tour_skips=$(grep -E "test_tours.*skipped|skipped .*TestKsefTours" "$log" | head -5 || true)
 echo "tours: $tours succeeded"
+# every skipped test, with its reason (e.g. an OCA module that could not be downloaded)
+skips=$(grep -E "INFO .* skipped .* : " "$log" | sed -E 's/.* skipped (.*)/  skipped \1/' || true)
+echo "skipped tests: $(printf '%s' "$skips" | grep -c . || true)"
+if [ -n "$skips" ]; then echo "$skips" | head -20; fi
 if [ -n "$tour_skips" ]; then echo "Skipped tours:"; echo "$tour_skips"; fi
 echo "odoo: $(( ran - failed )) passed, $failed failed"
 if [ "$timed_out" = 1 ]; then
