@@ -4,7 +4,8 @@ Each tour is a path README.md describes; the tour clicks what a user clicks and 
 the user sees. The steps are in static/tests/tours/l10n_pl_ksef_tours.js."""
 from unittest.mock import patch
 
-from odoo.tests import HttpCase, common as odoo_test_common, tagged
+from odoo.tests import HttpCase, tagged
+from odoo.tests import common as odoo_test_common
 
 from .common import TEST_NIP, KsefTestCommon
 
