@@ -32,7 +32,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from . import archive, crypto, errors, xmlsafe
 from .i18n import _
@@ -84,15 +84,8 @@ class Increment:
         return [doc for doc in self.invoices if doc.error]
 
 
-def fetch_increment(client, subject_type="Subject2", checkpoint=None, use_export=None,
-                    max_invoices=10000, seen=None, poll_interval=2.0, timeout=600.0):
-    """One increment of invoices where our context is ``subject_type`` -> Increment.
-
-    ``checkpoint``: aware datetime (the previous ``new_checkpoint``) or None (90 days back).
-    ``use_export``: None/True = export package (default, few requests), False = metadata query +
-    one download per invoice. ``max_invoices`` caps the query path (the export path is capped by
-    KSeF at 10 000 per package). ``seen``: KSeF numbers to leave out (already received).
-    """
+def _window(subject_type, checkpoint):
+    """(start, end or None, filters) of the increment from ``checkpoint`` (None: 90 days back)."""
     if subject_type not in SUBJECT_TYPES:
         raise errors.KSeFConfigError(_("Unknown subject type %(type)s: use one of %(types)s."),
                                      params={"type": repr(subject_type), "types": ", ".join(SUBJECT_TYPES)})
@@ -106,11 +99,113 @@ def fetch_increment(client, subject_type="Subject2", checkpoint=None, use_export
                   "restrictToPermanentStorageHwmDate": True}
     if end is not None:
         date_range["to"] = format_datetime(end)
-    filters = {"subjectType": subject_type, "dateRange": date_range}
+    return start, end, {"subjectType": subject_type, "dateRange": date_range}
+
+
+def fetch_increment(client, subject_type="Subject2", checkpoint=None, use_export=None,
+                    max_invoices=10000, seen=None, poll_interval=2.0, timeout=600.0):
+    """One increment of invoices where our context is ``subject_type`` -> Increment.
+
+    ``checkpoint``: aware datetime (the previous ``new_checkpoint``) or None (90 days back).
+    ``use_export``: None/True = export package (default, few requests), False = metadata query +
+    one download per invoice. ``max_invoices`` caps the query path (the export path is capped by
+    KSeF at 10 000 per package). ``seen``: KSeF numbers to leave out (already received).
+
+    The export path waits here for KSeF to prepare the package (scripts, benchmarks). A server
+    worker must not: it uses the stepwise ``begin_export_increment`` / ``poll_export_increment``
+    and comes back later while KSeF is still working.
+    """
     if use_export is None or use_export:
-        result = _export_path(client, filters, poll_interval, timeout)
+        pending = begin_export_increment(client, subject_type, checkpoint)
+        deadline = time.monotonic() + timeout
+        interval = min(0.25, poll_interval)
+        while True:
+            increment = poll_export_increment(client, pending, seen=seen)
+            if increment is not None:
+                return increment
+            if time.monotonic() + interval > deadline:
+                raise errors.KSeFTimeoutError(_(
+                    "KSeF has not finished the invoice export %(reference)s within %(seconds)s "
+                    "seconds. Nothing was imported; the next run tries again."),
+                    params={"reference": pending.reference_number, "seconds": "%d" % timeout},
+                    reference_number=pending.reference_number)
+            client.sleep(interval)
+            interval = min(poll_interval, interval * 2)
+    start, end, filters = _window(subject_type, checkpoint)
+    result = _query_path(client, filters, max_invoices)
+    return _make_increment(start, end, result, seen, used_export=False)
+
+
+@dataclass
+class PendingExport:
+    """An export KSeF is preparing: everything needed to pick it up in a later process.
+
+    ``to_dict()`` holds the package's AES key: whoever stores it must keep it as a secret
+    (the Odoo layer encrypts it). ``from_dict`` restores it."""
+
+    reference_number: str
+    subject_type: str
+    start: object                     # aware datetime: the ``from`` of the window
+    end: object = None                # aware datetime or None (up to KSeF's HWM)
+    key: bytes = b""
+    iv: bytes = b""
+    started_at: object = None         # aware datetime
+
+    def to_dict(self):
+        def text(moment):         # microseconds kept: ``start`` is compared with a checkpoint
+            return moment.astimezone(timezone.utc).isoformat() if moment is not None else None
+        return {"reference_number": self.reference_number, "subject_type": self.subject_type,
+                "start": text(self.start), "end": text(self.end),
+                "key": crypto.b64encode(self.key), "iv": crypto.b64encode(self.iv),
+                "started_at": text(self.started_at)}
+
+    @classmethod
+    def from_dict(cls, data):
+        try:
+            return cls(reference_number=data["reference_number"], subject_type=data["subject_type"],
+                       start=parse_datetime(data["start"]),
+                       end=parse_datetime(data["end"]) if data.get("end") else None,
+                       key=crypto.b64decode(data["key"]), iv=crypto.b64decode(data["iv"]),
+                       started_at=parse_datetime(data["started_at"]) if data.get("started_at") else None)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.KSeFConfigError(_("The stored state of a KSeF invoice export is unreadable; "
+                                           "the next run starts a new export.")) from exc
+
+    def age(self, now=None):
+        """Seconds since the export was started (0 when unknown)."""
+        if self.started_at is None:
+            return 0.0
+        return ((now or utcnow()) - self.started_at).total_seconds()
+
+
+def begin_export_increment(client, subject_type="Subject2", checkpoint=None):
+    """Ask KSeF for the export package of the increment from ``checkpoint`` -> PendingExport.
+
+    One request (POST /invoices/exports); nothing waits. Keep the result (``to_dict()``) and
+    call ``poll_export_increment`` now or in a later run."""
+    start, end, filters = _window(subject_type, checkpoint)
+    reference, key, iv = start_export(client, filters)
+    return PendingExport(reference_number=reference, subject_type=subject_type, start=start,
+                         end=end, key=key, iv=iv, started_at=utcnow())
+
+
+def poll_export_increment(client, pending, seen=None):
+    """One look at the export ``pending`` -> Increment when the package is ready, None while
+    KSeF is still preparing it (status 100: call again later). A refused export raises
+    ``KSeFError``; a damaged package ``KSeFPackageError`` (start a new export then)."""
+    data = export_status(client, pending.reference_number)
+    code = int((data.get("status") or {}).get("code") or 0)
+    if code == 100:
+        return None
+    if code == 420:                                  # from > HWM: nothing new yet
+        result = ([], False, None, pending.start, pending.reference_number)
     else:
-        result = _query_path(client, filters, max_invoices)
+        _raise_for_export_status(data, pending.reference_number)
+        result = _read_export(client, data, pending.key, pending.iv, pending.reference_number)
+    return _make_increment(pending.start, pending.end, result, seen, used_export=True)
+
+
+def _make_increment(start, end, result, seen, used_export):
     docs, truncated, last_date, hwm, reference = result
     if truncated:
         if last_date is None:
@@ -143,7 +238,7 @@ def fetch_increment(client, subject_type="Subject2", checkpoint=None, use_export
         boundary = boundary | frozenset(seen or ())
     return Increment(invoices=unique, new_checkpoint=new_checkpoint, is_complete=is_complete,
                      checkpoint=start, is_truncated=truncated, permanent_storage_hwm=hwm,
-                     boundary_numbers=boundary, used_export=use_export is None or bool(use_export),
+                     boundary_numbers=boundary, used_export=used_export,
                      reference_number=reference)
 
 
@@ -203,27 +298,39 @@ def start_export(client, filters, only_metadata=False):
     return data["referenceNumber"], key, iv
 
 
+def export_status(client, reference_number):
+    """GET /invoices/exports/{ref} once -> the status JSON."""
+    return client.call("GET", "/invoices/exports/{referenceNumber}",
+                       path_params={"referenceNumber": reference_number},
+                       operation="KSeF invoice export status").json()
+
+
+def _raise_for_export_status(data, reference_number):
+    status = data.get("status") or {}
+    code = int(status.get("code") or 0)
+    if code == 200:
+        return
+    details = "; ".join(status.get("details") or [])
+    raise errors.KSeFError(_(
+        "KSeF could not prepare the invoice export %(reference)s (status %(code)s: "
+        "%(description)s%(details)s). Nothing was imported; the next run starts it again."),
+        params={"reference": reference_number, "code": code,
+                "description": status.get("description") or "",
+                "details": " - " + details if details else ""},
+        status_code=code, reference_number=reference_number)
+
+
 def wait_for_export(client, reference_number, poll_interval=2.0, timeout=600.0):
-    """Poll GET /invoices/exports/{ref} until it is no longer 100 -> the status JSON (200 only)."""
+    """Poll GET /invoices/exports/{ref} until it is no longer 100 -> the status JSON (200 only).
+
+    For scripts and tests; a server worker polls once per run (``poll_export_increment``)."""
     deadline = time.monotonic() + timeout
     interval = min(0.25, poll_interval)
     while True:
-        data = client.call("GET", "/invoices/exports/{referenceNumber}",
-                           path_params={"referenceNumber": reference_number},
-                           operation="KSeF invoice export status").json()
-        status = data.get("status") or {}
-        code = int(status.get("code") or 0)
-        if code == 200:
+        data = export_status(client, reference_number)
+        if int((data.get("status") or {}).get("code") or 0) != 100:
+            _raise_for_export_status(data, reference_number)
             return data
-        if code != 100:
-            details = "; ".join(status.get("details") or [])
-            raise errors.KSeFError(_(
-                "KSeF could not prepare the invoice export %(reference)s (status %(code)s: "
-                "%(description)s%(details)s). Nothing was imported; the next run starts it again."),
-                params={"reference": reference_number, "code": code,
-                        "description": status.get("description") or "",
-                        "details": " - " + details if details else ""},
-                status_code=code, reference_number=reference_number)
         if time.monotonic() + interval > deadline:
             raise errors.KSeFTimeoutError(_(
                 "KSeF has not finished the invoice export %(reference)s within %(seconds)s seconds. "
@@ -310,15 +417,8 @@ def read_package(data, max_xml_bytes=MAX_XML_BYTES, max_total=MAX_PACKAGE_UNCOMP
     return metadata, files
 
 
-def _export_path(client, filters, poll_interval, timeout):
-    reference, key, iv = start_export(client, filters)
-    try:
-        status = wait_for_export(client, reference, poll_interval, timeout)
-    except errors.KSeFError as exc:
-        if getattr(exc, "status_code", None) == 420:     # from > HWM: nothing new yet
-            start = parse_datetime(filters["dateRange"]["from"])
-            return [], False, None, start, reference
-        raise
+def _read_export(client, status, key, iv, reference):
+    """The ready export ``status`` (200) -> (docs, truncated, last date, HWM, reference)."""
     package = status.get("package") or {}
     hwm = parse_datetime(package.get("permanentStorageHwmDate"))
     truncated = bool(package.get("isTruncated"))
@@ -408,6 +508,7 @@ def _query_path(client, filters, max_invoices):
     return docs, truncated, last, hwm, None
 
 
-__all__ = ["IncomingInvoice", "Increment", "fetch_increment", "check_document", "start_export",
-           "wait_for_export", "download_package", "read_package", "query_metadata", "download_xml",
-           "DEFAULT_START_DAYS", "MAX_WINDOW"]
+__all__ = ["IncomingInvoice", "Increment", "PendingExport", "fetch_increment",
+           "begin_export_increment", "poll_export_increment", "check_document", "start_export",
+           "export_status", "wait_for_export", "download_package", "read_package",
+           "query_metadata", "download_xml", "DEFAULT_START_DAYS", "MAX_WINDOW"]

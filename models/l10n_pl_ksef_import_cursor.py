@@ -7,9 +7,15 @@ How a run works (``l10n_pl_ksef.import.cursor._l10n_pl_ksef_run``)
    same company) stops at once without touching anything.
 2. The per-company minimum interval (15 minutes at least, as the ministry asks)
    and any ``Retry-After`` received earlier are respected; no run sleeps.
-3. The core (``ksef.sync.fetch_increment``) returns one increment of documents
-   from the checkpoint, by PermanentStorage date (so late offline invoices with
-   old issue dates are caught), plus the next checkpoint.
+3. The core returns one increment of documents from the checkpoint, by
+   PermanentStorage date (so late offline invoices with old issue dates are
+   caught), plus the next checkpoint. It is fetched in steps and no worker waits
+   for KSeF: ``ksef.sync.begin_export_increment`` asks for the package, and the
+   pending export (reference, its AES key encrypted by the vault) is stored on the
+   cursor; ``poll_export_increment`` looks once. While KSeF is still preparing the
+   package the run ends ("Waiting for KSeF") and the cron is triggered again a
+   few seconds later, up to a minute apart; that run picks the export up
+   (the minimum interval does not apply to it) and continues the same run record.
 4. The documents become draft vendor bills (or visible error records), committed
    every ``l10n_pl_ksef.import_commit_every`` (200) bills; the new checkpoint
    (and the KSeF numbers stored exactly at it, passed as ``seen`` next time) is
@@ -31,10 +37,11 @@ from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
 
 from ..ksef import errors as ksef_errors
+from ..ksef import sync as ksef_sync
 from ..ksef.records import from_iso as _from_iso
 from ..ksef.records import naive_utc as _naive_utc
 from ..ksef.records import to_iso as _to_iso
-from ..tools import ksef_i18n
+from ..tools import ksef_i18n, vault
 
 _logger = logging.getLogger(__name__)
 
@@ -49,6 +56,12 @@ PARAM_MAX_INCREMENTS = "l10n_pl_ksef.import_max_increments_per_run"
 DEFAULT_MAX_INCREMENTS = 10
 PARAM_CHUNK = "l10n_pl_ksef.import_commit_every"
 DEFAULT_CHUNK = 200
+#: a pending export older than this is given up and asked for again (KSeF keeps packages for
+#: a limited time; an export that never finishes must not block the import)
+EXPORT_MAX_AGE = timedelta(hours=1)
+#: seconds between looks at an export KSeF is preparing, by how long it has been waiting
+EXPORT_POLL_STEPS = ((30, 5), (120, 15), (600, 30))
+EXPORT_POLL_MAX = 60
 
 
 def _in_test():
@@ -82,6 +95,16 @@ class L10nPlKsefImportCursor(models.Model):
         readonly=True, copy=False,
         help="No download before this time (minimum interval, or KSeF's Retry-After).")
     last_run_id = fields.Many2one("l10n_pl_ksef.import.run", readonly=True, copy=False)
+    export_reference = fields.Char(
+        "Export being prepared", readonly=True, copy=False,
+        help="Reference of the package KSeF is preparing for the next import; the scheduled "
+             "import picks it up as soon as KSeF has it ready.")
+    export_started_at = fields.Datetime(readonly=True, copy=False)
+    export_poll_after = fields.Datetime(
+        readonly=True, copy=False, help="The next look at the export being prepared.")
+    export_state = fields.Text(
+        readonly=True, copy=False, groups="base.group_system",
+        help="The pending export, encrypted (it holds the package's AES key).")
     responsible_user_id = fields.Many2one(
         "res.users", string="Accountant",
         help="Gets a to-do activity on every new bill. Default: the user who runs the import, "
@@ -185,7 +208,7 @@ class L10nPlKsefImportCursor(models.Model):
             raise UserError(self.env._("You are not allowed to import invoices from KSeF."))
         result = self._l10n_pl_ksef_get(company)._l10n_pl_ksef_run(
             trigger="manual", run_user=self.env.user)
-        level = {"done": "success", "partial": "info", "skipped": "warning"}.get(
+        level = {"done": "success", "partial": "info", "waiting": "info", "skipped": "warning"}.get(
             result["state"], "danger")
         return {
             "type": "ir.actions.client",
@@ -217,26 +240,46 @@ class L10nPlKsefImportCursor(models.Model):
             return {"state": "skipped", "message": message, "run": None}
 
         now = fields.Datetime.now()
-        if cursor.next_run_after and cursor.next_run_after > now:
-            message = self.env._("KSeF allows the next download for %(company)s at %(when)s UTC "
-                        "(minimum interval between imports, or KSeF asked to wait). "
-                        "Try again then; the scheduled import will do it automatically.",
-                        company=company.display_name, when=cursor.next_run_after)
-            return {"state": "skipped", "message": message, "run": None}
+        if cursor.export_reference:
+            # KSeF is preparing the package this cursor asked for: the minimum interval counted
+            # when it was asked for; only the pace of looking at it applies
+            if cursor.export_poll_after and cursor.export_poll_after > now:
+                message = self.env._(
+                    "KSeF is preparing the package of invoices for %(company)s (export "
+                    "%(reference)s). The import takes it at %(when)s UTC automatically; nothing "
+                    "to do.", company=company.display_name, reference=cursor.export_reference,
+                    when=cursor.export_poll_after)
+                return {"state": "waiting", "message": message, "run": cursor.last_run_id}
+            run = cursor.last_run_id
+            if not run or run.state != "waiting":
+                run = self.env["l10n_pl_ksef.import.run"].sudo().create({
+                    "company_id": company.id, "cursor_id": cursor.id, "trigger": trigger,
+                    "subject_type": cursor.subject_type, "user_id": (run_user or self.env.user).id,
+                    "checkpoint_from": cursor.checkpoint_date,
+                })
+            run.write({"state": "running"})
+            cursor.write({"last_run_id": run.id})
+        else:
+            if cursor.next_run_after and cursor.next_run_after > now:
+                message = self.env._("KSeF allows the next download for %(company)s at %(when)s UTC "
+                            "(minimum interval between imports, or KSeF asked to wait). "
+                            "Try again then; the scheduled import will do it automatically.",
+                            company=company.display_name, when=cursor.next_run_after)
+                return {"state": "skipped", "message": message, "run": None}
 
-        run = self.env["l10n_pl_ksef.import.run"].sudo().create({
-            "company_id": company.id, "cursor_id": cursor.id, "trigger": trigger,
-            "subject_type": cursor.subject_type, "user_id": (run_user or self.env.user).id,
-            "checkpoint_from": cursor.checkpoint_date,
-        })
-        cursor.write({"last_run_at": now, "last_run_id": run.id,
-                      "next_run_after": now + cursor._l10n_pl_ksef_min_interval()})
+            run = self.env["l10n_pl_ksef.import.run"].sudo().create({
+                "company_id": company.id, "cursor_id": cursor.id, "trigger": trigger,
+                "subject_type": cursor.subject_type, "user_id": (run_user or self.env.user).id,
+                "checkpoint_from": cursor.checkpoint_date,
+            })
+            cursor.write({"last_run_at": now, "last_run_id": run.id,
+                          "next_run_after": now + cursor._l10n_pl_ksef_min_interval()})
         cursor._l10n_pl_ksef_commit()  # the interval counts even if the run fails below
 
         responsible = cursor._l10n_pl_ksef_responsible(run_user)
         result = cursor._l10n_pl_ksef_run_increments(run, client, responsible)
-        run.write({"finished_at": fields.Datetime.now(), "state": result["state"],
-                   "message": result["message"],
+        run.write({"finished_at": fields.Datetime.now() if result["state"] != "waiting" else False,
+                   "state": result["state"], "message": result["message"],
                    "checkpoint_to": cursor.checkpoint_date})
         cursor._l10n_pl_ksef_commit()
         result["run"] = run
@@ -264,15 +307,75 @@ class L10nPlKsefImportCursor(models.Model):
             yield own
 
     def _l10n_pl_ksef_fetch_increment(self, client, checkpoint, seen=None):
-        """One increment from ``checkpoint`` (ksef.sync.fetch_increment; PermanentStorage dates).
+        """One increment from ``checkpoint``, or None while KSeF prepares its package.
 
-        ``seen``: KSeF numbers received at the checkpoint boundary by the previous increment,
-        left out by the core (the look-up by KSeF number and the unique index stay as the
-        second line of defence)."""
-        from ..ksef.sync import fetch_increment
+        Stepwise and without waiting (ksef.sync.begin_export_increment, then
+        poll_export_increment once): the pending export is kept on the cursor, so the next run
+        continues it. ``seen``: KSeF numbers received at the checkpoint boundary by the previous
+        increment, left out by the core (the look-up by KSeF number and the unique index stay
+        as the second line of defence)."""
+        pending = self._l10n_pl_ksef_pending_export(checkpoint)
+        if pending is None:
+            pending = ksef_sync.begin_export_increment(client, self.subject_type, checkpoint)
+            self._l10n_pl_ksef_keep_export(pending)
+            self._l10n_pl_ksef_commit()     # a later run continues this export, not a new one
+        try:
+            increment = ksef_sync.poll_export_increment(client, pending, seen=seen)
+        except ksef_errors.KSeFRateLimited:
+            raise                            # the export stays pending; looked at after the wait
+        except ksef_errors.KSeFError:
+            self._l10n_pl_ksef_drop_export()  # refused or damaged: the next run asks again
+            raise
+        if increment is None:
+            when = fields.Datetime.now() + timedelta(seconds=self._l10n_pl_ksef_poll_delay(pending))
+            self.write({"export_poll_after": when})
+            self._l10n_pl_ksef_trigger_cron(when)
+        return increment
 
-        return fetch_increment(client, subject_type=self.subject_type, checkpoint=checkpoint,
-                               seen=seen)
+    @staticmethod
+    def _l10n_pl_ksef_poll_delay(pending):
+        age = pending.age()
+        for limit, delay in EXPORT_POLL_STEPS:
+            if age < limit:
+                return delay
+        return EXPORT_POLL_MAX
+
+    def _l10n_pl_ksef_pending_export(self, checkpoint):
+        """The export this cursor is waiting for, when it still fits ``checkpoint``, else None
+        (a stale, unreadable or foreign one is dropped)."""
+        self.ensure_one()
+        if not self.export_reference:
+            return None
+        try:
+            pending = ksef_sync.PendingExport.from_dict(json.loads(
+                vault.decrypt(self.sudo().export_state).decode()))
+        except (ValueError, vault.VaultError, ksef_errors.KSeFError):
+            _logger.warning("KSeF import cursor %s: unreadable pending export dropped", self.id)
+            pending = None
+        if pending is not None and (
+                pending.reference_number != self.export_reference
+                or pending.subject_type != self.subject_type
+                or pending.start != min(checkpoint, ksef_sync.utcnow())
+                or pending.age() > EXPORT_MAX_AGE.total_seconds()):
+            _logger.info("KSeF import cursor %s: export %s no longer fits (checkpoint %s); a new "
+                         "one is asked for", self.id, self.export_reference,
+                         _to_iso(checkpoint))
+            pending = None
+        if pending is None:
+            self._l10n_pl_ksef_drop_export()
+        return pending
+
+    def _l10n_pl_ksef_keep_export(self, pending):
+        self.sudo().write({
+            "export_reference": pending.reference_number,
+            "export_started_at": _naive_utc(pending.started_at),
+            "export_poll_after": False,
+            "export_state": vault.encrypt(json.dumps(pending.to_dict())),
+        })
+
+    def _l10n_pl_ksef_drop_export(self):
+        self.sudo().write({"export_reference": False, "export_started_at": False,
+                           "export_poll_after": False, "export_state": False})
 
     def _l10n_pl_ksef_boundary(self):
         try:
@@ -311,6 +414,7 @@ class L10nPlKsefImportCursor(models.Model):
                         "boundary_numbers": json.dumps(sorted(
                             getattr(increment, "boundary_numbers", None) or ())) or False,
                     })
+                    self._l10n_pl_ksef_drop_export()   # with the checkpoint, never before
                     totals["increment_count"] += 1
                 for key, value in stats.items():
                     totals[key] = totals.get(key, 0) + value
@@ -334,6 +438,11 @@ class L10nPlKsefImportCursor(models.Model):
             ).replace(tzinfo=timezone.utc)
             increment = self._l10n_pl_ksef_fetch_increment(
                 client, checkpoint, seen=self._l10n_pl_ksef_boundary())
+            if increment is None:
+                return "waiting", self.env._(
+                    "KSeF is preparing the package of invoices (export %(reference)s). The import "
+                    "takes it at %(when)s UTC automatically; nothing to do.",
+                    reference=self.export_reference, when=self.export_poll_after)
             if not self._l10n_pl_ksef_store_increment(increment, Move, run, responsible, totals):
                 return "skipped", self.env._("Another import took over; stopped here.")
             if increment.is_complete:
@@ -358,6 +467,8 @@ class L10nPlKsefImportCursor(models.Model):
             wait = int(exc.retry_after or 60)
             when = fields.Datetime.now() + timedelta(seconds=wait)
             self.write({"next_run_after": max(when, self.next_run_after or when)})
+            if self.export_reference:      # the export KSeF prepares is looked at after the wait
+                self.write({"export_poll_after": self.next_run_after})
             self._l10n_pl_ksef_trigger_cron(self.next_run_after)
             state = "rate_limited"
             message = self.env._("KSeF asked to slow down (HTTP 429); the import continues "
@@ -377,11 +488,13 @@ class L10nPlKsefImportCursor(models.Model):
                         "Nothing after the last stored invoice was skipped; the next run "
                         "continues from the same point. If it repeats, send the server log "
                         "to your administrator.", error=repr(exc)[:300])
+        if state == "waiting" and not totals["created_count"] and not totals["error_count"]:
+            return {"state": state, "message": message, "counts": totals}
         if not message:
             message = self.env._("%(created)s new bill(s), %(dup)s already imported, "
                         "%(err)s refused document(s).", created=totals["created_count"],
                         dup=totals["duplicate_count"], err=totals["error_count"])
-        elif state not in ("done", "partial"):
+        elif state not in ("done", "partial", "waiting"):
             message += " " + self.env._("So far: %(created)s new bill(s), %(err)s refused.",
                                created=totals["created_count"], err=totals["error_count"])
         return {"state": state, "message": message, "counts": totals}

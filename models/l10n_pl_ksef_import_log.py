@@ -30,6 +30,7 @@ class L10nPlKsefImportRun(models.Model):
     finished_at = fields.Datetime()
     state = fields.Selection([
         ("running", "Running"),
+        ("waiting", "Waiting for KSeF"),
         ("done", "Done"),
         ("partial", "More to fetch"),
         ("skipped", "Skipped"),

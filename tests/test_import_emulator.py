@@ -19,6 +19,9 @@ from odoo.tests import tagged
 from odoo.tools import SQL, mute_logger
 
 from ..ksef import nip as ksef_nip
+from ..ksef import sync as ksef_sync
+from ..ksef.records import utcnow
+from ..tools import vault
 from .common import TEST_NIP, KsefTestCommon
 
 CURSOR_MODULE = "odoo.addons.l10n_pl_ksef.models.l10n_pl_ksef_import_cursor"
@@ -343,6 +346,104 @@ class TestKsefImportEmulator(ImportEmulatorCase):
         with mute_logger(TRANSPORT_MODULE):
             result = self.run_import()
         self.assertEqual(result["state"], "done", result["message"])
+        self.assert_in_sync()
+
+    def test_export_being_prepared_is_picked_up_by_a_later_run(self):
+        """KSeF takes its time with the package: the run ends without waiting, keeps the export
+        (its AES key encrypted), triggers the cron, and a later run takes it over: same run
+        record, no second export, the minimum interval does not hold it back."""
+        emu = self.emulator
+        self.addCleanup(setattr, emu, "export_delay", emu.export_delay)
+        numbers = self.seed(7, lines=1, seed=655)
+        emu.export_delay = 3.0
+        cron = self.env.ref("l10n_pl_ksef.ir_cron_l10n_pl_ksef_import")
+        triggers_before = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        emu.reset_counters()
+        slept = []
+        original = type(self.env["l10n_pl_ksef.config"])._l10n_pl_ksef_get_client
+
+        def get_client(config):
+            client = original(config)
+            client.sleep = slept.append
+            return client
+        with patch.object(type(self.env["l10n_pl_ksef.config"]), "_l10n_pl_ksef_get_client",
+                          get_client):
+            result = self.run_import()
+        self.assertEqual(slept, [], "a worker must not sleep while KSeF prepares the export")
+        self.assertEqual(result["state"], "waiting", result["message"])
+        self.assertIn("KSeF is preparing", result["message"])
+        run = result["run"]
+        self.assertEqual(run.state, "waiting")
+        self.assertFalse(run.finished_at)
+        cursor = self.cursor
+        self.assertTrue(cursor.export_reference)
+        self.assertIn(cursor.export_reference, result["message"])
+        stored = cursor.sudo().export_state
+        self.assertTrue(stored.startswith("ksef1:"))
+        self.assertNotIn("reference_number", stored, "the pending export is stored encrypted")
+        self.assertEqual(cursor.checkpoint, self.since.isoformat())
+        self.assertFalse(self.bills())
+        triggers = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+        self.assertEqual(len(triggers), triggers_before + 1)
+        self.assertLessEqual(max(triggers.mapped("call_at")),
+                             fields.Datetime.now() + timedelta(seconds=6))
+        self.assertEqual(self.api_requests().get("POST /invoices/exports"), 1)
+
+        # before the next look is due, a run (cron, button) calls nothing
+        emu.reset_counters()
+        again = self.cursor._l10n_pl_ksef_run()
+        self.assertEqual(again["state"], "waiting")
+        self.assertFalse(self.api_requests())
+
+        # the next look, KSeF still busy: no second export, the pace slows down
+        cursor.export_poll_after = fields.Datetime.now() - timedelta(seconds=1)
+        cursor.next_run_after = fields.Datetime.now() + timedelta(minutes=15)   # interval
+        again = self.cursor._l10n_pl_ksef_run()
+        self.assertEqual(again["state"], "waiting", again["message"])
+        self.assertEqual(again["run"], run)
+        self.assertNotIn("POST /invoices/exports", self.api_requests())
+        self.assertEqual(self.api_requests().get("GET /invoices/exports/{referenceNumber}"), 1)
+
+        # ready: the later run stores the bills, clears the export, closes the same run record
+        time.sleep(3.2)                              # the test waits for the emulator, not Odoo
+        cursor.export_poll_after = fields.Datetime.now() - timedelta(seconds=1)
+        done = self.cursor._l10n_pl_ksef_run()
+        self.assertEqual(done["state"], "done", done["message"])
+        self.assertEqual(done["run"], run)
+        self.assertEqual((run.state, run.created_count), ("done", 7))
+        self.assertTrue(run.finished_at)
+        self.assertFalse(cursor.export_reference)
+        self.assertFalse(cursor.sudo().export_state)
+        self.assertEqual(set(self.bills().mapped("l10n_pl_ksef_number")), set(numbers))
+        self.assertNotIn("POST /invoices/exports", self.api_requests())
+        self.assert_in_sync()
+
+    def test_stale_or_damaged_pending_export_is_asked_for_again(self):
+        emu = self.emulator
+        numbers = self.seed(3, lines=1, seed=656)
+        cursor = self.cursor
+        cursor.sudo().write({"export_reference": "20260101-EX-0000000000-0000000000-00",
+                             "export_state": "not a vault value"})
+        with mute_logger(CURSOR_MODULE):
+            result = self.run_import()
+        self.assertEqual(result["state"], "done", result["message"])
+        self.assertEqual(set(self.bills().mapped("l10n_pl_ksef_number")), set(numbers))
+        self.assertFalse(cursor.export_reference)
+        # an export KSeF refuses (unknown reference) is dropped and asked for anew next time
+        checkpoint = ksef_sync.parse_datetime(cursor.checkpoint)
+        fake = ksef_sync.PendingExport(reference_number="20260101-EX-0000000000-0000000000-00",
+                                       subject_type="Subject2", start=checkpoint,
+                                       key=b"k" * 32, iv=b"i" * 16, started_at=utcnow())
+        cursor.sudo().write({"export_reference": fake.reference_number,
+                             "export_state": vault.encrypt(json.dumps(fake.to_dict()))})
+        with mute_logger(CURSOR_MODULE, TRANSPORT_MODULE):
+            result = self.run_import()
+        self.assertEqual(result["state"], "failed", result["message"])
+        self.assertFalse(cursor.export_reference)
+        emu.reset_counters()
+        result = self.run_import()
+        self.assertEqual(result["state"], "done", result["message"])
+        self.assertEqual(self.api_requests().get("POST /invoices/exports"), 1)
         self.assert_in_sync()
 
     def test_mapping_learnt_on_second_bill_via_emulator(self):

@@ -5,6 +5,7 @@ Every /v2 exchange of the client is validated against the official OpenAPI (open
 import collections
 import io
 import random
+import time
 import zipfile
 
 import pytest
@@ -409,3 +410,42 @@ def test_seeding_right_after_advance_hwm_lands_after_the_hwm(emulator):
             assert emulator.state.invoices_by_ksef_number[number]["permanentStorageTs"] > hwm
     finally:
         emulator.release_hwm()
+
+
+def test_export_resumes_in_another_process_without_waiting(emulator, openapi_check, knobs):
+    """begin/poll: nothing sleeps; the pending export survives to_dict/from_dict (a later run,
+    a new client) and gives the same increment as the blocking fetch_increment."""
+    buyer = _nip()
+    numbers = emulator.seed_incoming_invoices(buyer, 25, seed=61)
+    emulator.advance_hwm()
+    emulator.export_delay = 1.5
+    client = _client(emulator, buyer, openapi_check)
+    slept = []
+    client.sleep = slept.append
+    pending = sync.begin_export_increment(client, "Subject2", None)
+    assert sync.poll_export_increment(client, pending) is None          # KSeF still preparing
+    stored = pending.to_dict()
+    assert pending.key not in repr(stored).encode() and stored["key"]   # key is base64 text
+    later = _client(emulator, buyer, openapi_check)                     # a later cron run
+    later.sleep = slept.append
+    resumed = sync.PendingExport.from_dict(stored)
+    assert resumed.reference_number == pending.reference_number and resumed.key == pending.key
+    increment = None
+    deadline = pending.age() + 10
+    while increment is None and resumed.age() < deadline:
+        time.sleep(0.3)                                                 # the test's own pause
+        increment = sync.poll_export_increment(later, resumed)
+    assert slept == [], "no sleep on the stepwise path"
+    assert sorted(doc.ksef_number for doc in increment.invoices) == sorted(numbers)
+    assert increment.is_complete and increment.reference_number == pending.reference_number
+    with pytest.raises(errors.KSeFConfigError):
+        sync.PendingExport.from_dict({"reference_number": "x"})
+
+
+def test_refused_export_raises_on_poll(emulator, openapi_check, knobs):
+    buyer = _nip()
+    client = _client(emulator, buyer, openapi_check)
+    pending = sync.begin_export_increment(client, "Subject2", None)
+    pending.reference_number = "20260101-EX-0000000000-0000000000-00"
+    with pytest.raises(errors.KSeFError):
+        sync.poll_export_increment(client, pending)
