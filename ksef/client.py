@@ -12,6 +12,7 @@ Every failure is a typed exception of ``ksef.errors`` whose message says what to
 """
 import logging
 import time
+from dataclasses import dataclass
 
 from . import auth, crypto, environments, errors, xmlsafe
 from .i18n import _
@@ -26,6 +27,7 @@ from .records import (
     KSeFTokenInfo,
     SessionStatus,
     format_datetime,
+    parse_datetime,
     utcnow,
 )
 from .sessions import OnlineSession, pick_best
@@ -65,6 +67,41 @@ def resolve_environment(environment):
 
 #: ceiling for one session UPO page (10,000 Dokument entries are about 6 MB)
 SESSION_UPO_MAX_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class PendingEnrollment:
+    """A certificate request KSeF is processing, resumable in another process.
+
+    ``private_key_pem`` is the key of the certificate to be issued: a secret (the Odoo layer
+    stores ``to_dict()`` encrypted)."""
+
+    reference_number: str
+    name: str
+    cert_type: str
+    private_key_pem: bytes
+    started_at: object = None
+
+    def to_dict(self):
+        return {"reference_number": self.reference_number, "name": self.name,
+                "cert_type": self.cert_type, "private_key_pem": self.private_key_pem.decode(),
+                "started_at": self.started_at.isoformat() if self.started_at else None}
+
+    @classmethod
+    def from_dict(cls, data):
+        try:
+            return cls(reference_number=data["reference_number"], name=data["name"],
+                       cert_type=data["cert_type"],
+                       private_key_pem=data["private_key_pem"].encode(),
+                       started_at=parse_datetime(data.get("started_at")))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise errors.KSeFConfigError(_("The stored certificate request is unreadable; request "
+                                           "the certificate again.")) from exc
+
+    def age(self, now=None):
+        if self.started_at is None:
+            return 0.0
+        return ((now or utcnow()) - self.started_at).total_seconds()
 
 
 class KSeFClient:
@@ -502,19 +539,14 @@ class KSeFClient:
         return EnrollmentStatus.from_json(data)
 
     def wait_for_enrollment(self, reference_number, timeout=120.0, poll_interval=1.0):
+        """Poll until issued (scripts); a server worker uses poll_certificate_enrollment."""
         deadline = time.monotonic() + timeout
         while True:
             status = self.enrollment_status(reference_number)
             if status.is_success:
                 return status
             if status.is_final:
-                raise errors.CertificateError(_(
-                    "KSeF refused the certificate request (status %(code)s: %(description)s"
-                    "%(details)s). Check the certificate limits and the request data, then try "
-                    "again."), params={"code": status.code, "description": status.description,
-                                       "details": " - " + "; ".join(status.details)
-                                       if status.details else ""},
-                    status_code=status.code, details=status.details)
+                raise self._enrollment_refused(status)
             if time.monotonic() + poll_interval > deadline:
                 raise errors.KSeFTimeoutError(_(
                     "KSeF has not issued the certificate within %(seconds)s seconds. Check the "
@@ -522,6 +554,47 @@ class KSeFClient:
                     params={"seconds": "%d" % timeout, "reference": reference_number},
                     reference_number=reference_number)
             self.sleep(poll_interval)
+
+    @staticmethod
+    def _enrollment_refused(status):
+        return errors.CertificateError(_(
+            "KSeF refused the certificate request (status %(code)s: %(description)s"
+            "%(details)s). Check the certificate limits and the request data, then try "
+            "again."), params={"code": status.code, "description": status.description,
+                               "details": " - " + "; ".join(status.details)
+                               if status.details else ""},
+            status_code=status.code, details=status.details)
+
+    def begin_certificate_enrollment(self, name, cert_type="Offline", key_type="ec",
+                                     valid_from=None):
+        """Generate a key + CSR and send the request -> PendingEnrollment; nothing waits.
+
+        Keep ``to_dict()`` (it holds the new private key: store it encrypted) and call
+        ``poll_certificate_enrollment`` now or in a later run."""
+        from . import certs
+        data = self.get_enrollment_data()
+        private_key = certs.new_private_key(key_type)
+        csr_der = certs.make_csr(data, private_key)
+        reference = self.enroll_certificate(name, cert_type, crypto.b64encode(csr_der), valid_from)
+        return PendingEnrollment(reference_number=reference, name=name, cert_type=cert_type,
+                                 private_key_pem=certs.private_key_to_pem(private_key),
+                                 started_at=utcnow())
+
+    def poll_certificate_enrollment(self, pending):
+        """One look at ``pending`` -> the certificate (DER) once KSeF issued it, None while it
+        is still working; ``CertificateError`` when KSeF refused the request."""
+        status = self.enrollment_status(pending.reference_number)
+        if not status.is_success:
+            if status.is_final:
+                raise self._enrollment_refused(status)
+            return None
+        found = self.retrieve_certificates([status.certificate_serial_number])
+        if not found:
+            raise errors.KSeFServerError(_(
+                "KSeF issued certificate %(serial)s but did not return it. Retrieve it later by its "
+                "serial number."), params={"serial": status.certificate_serial_number},
+                serial_number=status.certificate_serial_number)
+        return found[0].certificate_der
 
     def retrieve_certificates(self, serial_numbers):
         """POST /certificates/retrieve -> [KSeFCertificate] (DER)."""
@@ -595,5 +668,5 @@ class KSeFClient:
         self.close()
 
 
-__all__ = ["KSeFClient", "OnlineSession", "AuthTokens", "InvoiceStatus", "SessionStatus",
+__all__ = ["KSeFClient", "PendingEnrollment", "OnlineSession", "AuthTokens", "InvoiceStatus", "SessionStatus",
            "resolve_environment", "utcnow"]

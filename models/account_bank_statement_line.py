@@ -230,6 +230,13 @@ class AccountBankStatementLine(models.Model):
         """Match the selected lines with the invoices their KSeF numbers or collective
         identifiers name, and reconcile them."""
         _ = self.env._
+        if not self.env.su and not self.env.user.has_group("account.group_account_basic"):
+            group = self.env.ref("account.group_account_basic").sudo()
+            raise UserError(_(
+                "Reconciling bank statement lines needs the accounting access right "
+                "\"%(group)s\" or higher; you have read access only. Ask your administrator to "
+                "give it to you (Settings > Users), or ask a colleague who reconciles the bank.",
+                group=group.full_name or group.name))
         proposals = self._l10n_pl_ksef_proposals()
         done = self.browse()
         notes = []
@@ -256,7 +263,8 @@ class AccountBankStatementLine(models.Model):
                 "message": "\n".join(notes),
                 "type": "success" if done and len(done) == len(self) else "warning",
                 "sticky": len(done) != len(self),
-                "next": {"type": "ir.actions.act_window_close"},
+                # the list (filtered on "Not reconciled") or the form shows the new state
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
 

@@ -86,14 +86,16 @@ class L10nPlKsefConfig(models.Model):
         """Keyword arguments for KSeFClient (timeout from ``l10n_pl_ksef.timeout``, seconds).
 
         A single number, not a (connect, read) tuple: Odoo's test harness wraps
-        requests and only understands numeric timeouts.
+        requests and only understands numeric timeouts. ``max_retry_after=0``: an Odoo worker
+        never sleeps for KSeF's Retry-After; a 429 is raised at once and the cron reschedules
+        itself (send, import) or the user is told when to try again (buttons, wizard).
         """
         timeout = self.env["ir.config_parameter"].sudo().get_param("l10n_pl_ksef.timeout", "30")
         try:
             timeout = float(timeout)
         except ValueError:
             timeout = 30.0
-        return {"timeout": timeout}
+        return {"timeout": timeout, "max_retry_after": 0}
 
     def _l10n_pl_ksef_new_client(self, environment=None):
         from ..ksef.client import KSeFClient

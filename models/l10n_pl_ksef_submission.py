@@ -208,7 +208,6 @@ class L10nPlKsefSubmission(models.Model):
         config = company._l10n_pl_ksef_get_config()
         try:
             with config._l10n_pl_ksef_client() as client:
-                client.transport.max_retry_after = 0   # never sleep in a worker: reschedule
                 self._settle(client, company, todo.filtered(lambda m: m.l10n_pl_ksef_state == "sent"))
                 queued = todo.filtered(lambda m: m.l10n_pl_ksef_state == "queued")
                 if queued:

@@ -340,11 +340,16 @@ class TestKsefImportEmulator(ImportEmulatorCase):
         result = self.cursor._l10n_pl_ksef_run()
         self.assertEqual(result["state"], "skipped")
         self.assertFalse(self.api_requests())
-        # a short Retry-After (within the client's limit) is simply waited for
+        # a short Retry-After is not slept through either: the run is rescheduled
         emu.faults.clear()
-        emu.faults.add("http429", path=EXPORTS, count=1, retry_after=1)
+        emu.faults.add("http429", path=EXPORTS, count=1, retry_after=2)
+        started = time.monotonic()
         with mute_logger(TRANSPORT_MODULE):
             result = self.run_import()
+        self.assertLess(time.monotonic() - started, 1.5, "a worker never sleeps for Retry-After")
+        self.assertEqual(result["state"], "rate_limited", result["message"])
+        self.assertEqual(self.cursor.checkpoint, self.since.isoformat())
+        result = self.run_import()                      # the rescheduled run
         self.assertEqual(result["state"], "done", result["message"])
         self.assert_in_sync()
 

@@ -1,3 +1,4 @@
+import time
 from datetime import datetime, timedelta, timezone
 
 from odoo.exceptions import UserError
@@ -97,3 +98,87 @@ class TestKsefOfflineCertificate(KsefTestCommon):
         self.assertEqual(len(self.config.activity_ids.filtered(
             lambda a: "offline certificate" in a.summary)), 1)
         self.assertIn("Offline certificate", self.config.message_ids[0].body)
+
+    # --- requests KSeF answers later: nothing waits, the scheduled action stores them --------
+    def test_generate_offline_certificate_issued_later(self):
+        self.connect_certificate()
+        emu = self.emulator
+        self.addCleanup(setattr, emu, "enrollment_delay", emu.enrollment_delay)
+        emu.enrollment_delay = 2.0
+        cron = self.env.ref("l10n_pl_ksef.ir_cron_l10n_pl_ksef_certificates")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        wizard = self.wizard(step="offline", offline_source="generate",
+                             offline_cert_name="Odoo offline later")
+        wizard.action_l10n_pl_ksef_save_offline()
+        config = self.config
+        self.assertIn("KSeF is issuing the offline certificate", wizard.result_message)
+        self.assertTrue(config.offline_enroll_reference)
+        self.assertIn(config.offline_enroll_reference, wizard.result_message)
+        self.assertFalse(config.has_offline_certificate)
+        row = self.raw_row()
+        self.assertTrue(row["offline_enroll_encrypted"].startswith("ksef1:"))
+        self.assertNotIn("PRIVATE KEY", str(row))
+        self.assertGreater(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]),
+                           triggers)
+        Config = self.env["l10n_pl_ksef.config"]
+        Config._cron_l10n_pl_ksef_certificates()          # KSeF still working
+        self.assertFalse(config.has_offline_certificate)
+        self.assertTrue(config.offline_enroll_reference)
+        time.sleep(2.2)                                   # the test waits for the emulator
+        Config._cron_l10n_pl_ksef_certificates()
+        self.assertTrue(config.has_offline_certificate)
+        self.assertEqual(config.offline_cert_name, "Odoo offline later")
+        self.assertFalse(config.offline_enroll_reference)
+        self.assertFalse(self.raw_row()["offline_enroll_encrypted"])
+        self.assertEqual(config._l10n_pl_ksef_get_offline_credentials().serial,
+                         config.offline_cert_serial)
+
+    def test_request_unknown_to_ksef_ends_with_a_message(self):
+        self.connect_certificate()
+        emu = self.emulator
+        self.addCleanup(setattr, emu, "enrollment_delay", emu.enrollment_delay)
+        emu.enrollment_delay = 60.0
+        wizard = self.wizard(step="offline", offline_source="generate",
+                             offline_cert_name="Odoo offline lost")
+        wizard.action_l10n_pl_ksef_save_offline()
+        config = self.config
+        reference = config.offline_enroll_reference
+        self.assertTrue(reference)
+        with emu.lock:                                    # KSeF lost the request
+            emu.state.delete("enrollments", reference)
+        self.env["l10n_pl_ksef.config"]._cron_l10n_pl_ksef_certificates()
+        self.assertFalse(config.offline_enroll_reference)
+        self.assertFalse(config.has_offline_certificate)
+        self.assertIn(reference, config.offline_enroll_message)
+        activity = config.activity_ids.filtered(lambda a: "did not issue" in a.summary)
+        self.assertEqual(activity.user_id, self.manager)
+
+    def test_offline_certificate_renewed_before_it_expires(self):
+        self.connect_certificate()
+        now = datetime.now(timezone.utc)
+        old = self.make_cert(cert_type="Offline", valid_from=now - timedelta(days=700),
+                             valid_to=now + timedelta(days=20))
+        self.upload(old, name="Odoo offline")
+        Config = self.env["l10n_pl_ksef.config"]
+        Config._cron_l10n_pl_ksef_certificates()
+        config = self.config
+        self.assertNotEqual(config.offline_cert_serial, old.serial)
+        self.assertEqual(config.offline_cert_state, "valid")
+        self.assertGreater(config.offline_cert_days_left, 700)
+        self.assertTrue(config.offline_cert_name.startswith("Odoo offline "))
+        self.assertFalse(config.offline_enroll_reference)
+        self.assertIn("Offline certificate", config.message_ids[0].body)
+        serial = config.offline_cert_serial
+        Config._cron_l10n_pl_ksef_certificates()          # valid for 2 years: nothing to do
+        self.assertEqual(config.offline_cert_serial, serial)
+
+    def test_token_company_is_not_renewed_automatically(self):
+        self.connect_token()
+        now = datetime.now(timezone.utc)
+        old = self.make_cert(cert_type="Offline", valid_from=now - timedelta(days=700),
+                             valid_to=now + timedelta(days=20))
+        self.upload(old)
+        self.emulator.reset_counters()
+        self.env["l10n_pl_ksef.config"]._cron_l10n_pl_ksef_certificates()
+        self.assertEqual(self.config.offline_cert_serial, old.serial)
+        self.assertFalse(self.emulator.counters.get("POST /certificates/enrollments"))

@@ -4,6 +4,7 @@ invoices (Community: the statement line's own action), against the emulator."""
 import secrets
 from datetime import date
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..ksef import collective as ksef_collective
@@ -147,6 +148,16 @@ class TestKsefPaymentMatching(KsefMatchingCommon):
         self.emulator.set_unavailable(True)
         line.action_l10n_pl_ksef_match()
         self.assertIn("KSeF could not be asked", line.l10n_pl_ksef_match_note)
+        self.assertFalse(line.is_reconciled)
+
+    def test_invoicing_only_user_is_told_what_right_is_missing(self):
+        move = self.accepted_invoice(120.0)
+        line = self.statement_line("Zaplata %s" % move.l10n_pl_ksef_number, move.amount_total)
+        menu = self.env.ref("l10n_pl_ksef.menu_bank_statement_line_l10n_pl_ksef")
+        self.assertNotIn(menu.id, self.env["ir.ui.menu"].with_user(self.accountant)._visible_menu_ids())
+        with self.assertRaises(UserError) as caught:
+            line.with_user(self.accountant).action_l10n_pl_ksef_match()
+        self.assertIn("Reconciling bank statement lines needs", str(caught.exception))
         self.assertFalse(line.is_reconciled)
 
     def test_label_without_reference(self):

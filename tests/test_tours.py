@@ -4,10 +4,12 @@ Each tour is a path README.md describes; the tour clicks what a user clicks and 
 the user sees. The steps are in static/tests/tours/l10n_pl_ksef_tours.js."""
 from unittest.mock import patch
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests import common as odoo_test_common
 
 from .common import TEST_NIP, KsefTestCommon
+from .payment_common import KsefPaymentCommon
+from .test_payment_matching import KsefMatchingCommon
 
 
 @tagged("post_install", "-at_install", "post_install_l10n")
@@ -47,3 +49,73 @@ class TestKsefTours(KsefTestCommon, HttpCase):
         bills = self.env["account.move"].search([("company_id", "=", self.company.id),
                                                  ("l10n_pl_ksef_imported", "=", True)])
         self.assertEqual(len(bills), 3)
+
+
+class KsefTourMixin(HttpCase):
+    """Odoo skips a tour whose Chromium is slow to start; wait up to 60 s (see TestKsefTours)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.startClassPatcher(patch.object(odoo_test_common, "CHECK_BROWSER_ITERATIONS", 600))
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefPaymentTours(KsefPaymentCommon, KsefTourMixin):
+    """Register Payment on KSeF bills (VAT act art. 108g), as the accountant does it."""
+
+    def bills_url(self, bill=None):
+        action = self.env.ref("account.action_move_in_invoice_type")
+        return "/odoo/action-%s%s" % (action.id, "/%s" % bill.id if bill else "")
+
+    def test_pay_one_bill_memo_is_ksef_number(self):
+        self.assertTrue(self.vendor_nip.startswith("7770001111"))   # the tour looks for it
+        bill = self.ksef_bills(self.vendor, 1)
+        self.start_tour(self.bills_url(bill), "l10n_pl_ksef_pay_one_bill",
+                        login=self.accountant.login)
+        payment = bill.matched_payment_ids
+        self.assertEqual(len(payment), 1)
+        self.assertEqual(payment.memo, bill.l10n_pl_ksef_number)
+        self.assertEqual(payment.l10n_pl_ksef_memo_kind, "number")
+
+    def test_pay_bills_grouped_with_collective_identifier(self):
+        bills = self.ksef_bills(self.vendor2, 2, amount=300.0)
+        self.start_tour(self.bills_url(), "l10n_pl_ksef_pay_bills_grouped",
+                        login=self.accountant.login)
+        payment = bills.matched_payment_ids
+        self.assertEqual(len(payment), 1)
+        number = payment.l10n_pl_ksef_collective_number
+        self.assertTrue(number)
+        self.assertEqual(payment.memo, number)
+        listed = self.ksef_client().collective_identifier_invoices(number)
+        self.assertEqual({i.ksef_number for i in listed}, set(bills.mapped("l10n_pl_ksef_number")))
+
+    def test_pay_bills_refused_then_separately(self):
+        # one vendor record with bills of two sellers: KSeF gives no identifier across sellers
+        bills = self.ksef_bills(self.vendor, 1) + self.ksef_bills(self.vendor, 1,
+                                                                  seller_nip=self.vendor2_nip)
+        self.start_tour(self.bills_url(), "l10n_pl_ksef_pay_bills_refused_then_separately",
+                        login=self.accountant.login)
+        payments = bills.matched_payment_ids
+        self.assertEqual(len(payments), 2)
+        self.assertEqual(sorted(payments.mapped("memo")), sorted(bills.mapped("l10n_pl_ksef_number")))
+        self.assertFalse(self.env["l10n_pl_ksef.collective"].search([]))
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefMatchingTour(KsefMatchingCommon, KsefTourMixin):
+
+    def test_match_statement_line_by_ksef_number(self):
+        # reconciling needs Odoo's right to modify statement lines (group "Basic" and above)
+        bookkeeper = new_test_user(
+            self.env, login="ksef_bookkeeper",
+            groups="account.group_account_basic,l10n_pl_ksef.group_ksef_user",
+            company_id=self.company.id, company_ids=[(6, 0, self.company.ids)])
+        move = self.accepted_invoice(250.0)
+        line = self.statement_line("Przelew za fakture %s" % move.l10n_pl_ksef_number,
+                                   move.amount_total)
+        action = self.env.ref("l10n_pl_ksef.action_bank_statement_line_l10n_pl_ksef")
+        self.start_tour("/odoo/action-%s" % action.id, "l10n_pl_ksef_match_statement_line",
+                        login=bookkeeper.login)
+        self.assertTrue(line.is_reconciled)
+        self.assertEqual(move.payment_state, "paid")

@@ -274,6 +274,19 @@ class L10nPlKsefConnectWizard(models.TransientModel):
             if not name:
                 raise UserError(self.env._("Give the offline certificate a name."))
             credentials = config._l10n_pl_ksef_enroll_offline_certificate(name)
+            if credentials is None:
+                if not config.offline_enroll_reference:
+                    # refused: said in the chatter and an activity, kept (no exception here)
+                    self.result_message = self.env._(
+                        "KSeF did not issue the offline certificate. %(why)s",
+                        why=config.offline_enroll_message or "")
+                    return self._l10n_pl_ksef_reopen()
+                self.result_message = self.env._(
+                    "KSeF is issuing the offline certificate (request %(reference)s). Odoo stores "
+                    "it as soon as KSeF has issued it, usually within minutes; you can close "
+                    "this window. The KSeF settings show it when it is there.",
+                    reference=config.offline_enroll_reference)
+                return self._l10n_pl_ksef_reopen()
         else:
             cert_bytes = base64.b64decode(self.offline_cert_file) if self.offline_cert_file else b""
             key_bytes = self._secret("offline_key_file", binary=True)

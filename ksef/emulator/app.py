@@ -67,6 +67,7 @@ class Emulator:
         self.export_size_cap = 1024 ** 3   # compressed bytes per export package
         self.export_part_size = 50 * 1024 * 1024
         self.export_delay = 0.0            # seconds an export stays "100 running"
+        self.enrollment_delay = 0.0        # seconds a certificate request stays "100"
         self.batch_max_uncompressed = 2 * 1024 ** 3
         # collective identifiers: identifiers one context may put an invoice in (KSeF: 132)
         self.collective_max_identifiers_per_invoice = 132

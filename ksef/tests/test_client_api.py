@@ -1,4 +1,6 @@
 """KSeF tokens, certificate enrollment and the TEST token bootstrap, against the emulator."""
+import time
+
 import pytest
 from cryptography import x509
 
@@ -71,3 +73,31 @@ def test_enrollment_with_token_login_is_refused(connect):
     with pytest.raises((errors.KSeFForbidden, errors.KSeFBadRequest)) as info:
         client.enroll_offline_certificate("Odoo offline 2")
     assert "certificate" in info.value.message or "signature" in info.value.message
+
+
+def test_enrollment_resumes_in_another_process_without_waiting(emulator, connect):
+    """begin/poll: no sleep; the pending request (with its new key) survives to_dict/from_dict
+    and the certificate KSeF issues later matches that key."""
+    from ksef.client import PendingEnrollment
+
+    owner = _certificate_login(connect)
+    slept = []
+    owner.sleep = slept.append
+    saved, emulator.enrollment_delay = emulator.enrollment_delay, 1.0
+    try:
+        pending = owner.begin_certificate_enrollment("Odoo offline resumable")
+        assert owner.poll_certificate_enrollment(pending) is None
+        resumed = PendingEnrollment.from_dict(pending.to_dict())
+        assert resumed.private_key_pem == pending.private_key_pem
+        der = None
+        while der is None and resumed.age() < 10:
+            time.sleep(0.2)                                  # the test's own pause
+            der = owner.poll_certificate_enrollment(resumed)
+    finally:
+        emulator.enrollment_delay = saved
+    assert slept == []
+    credentials = certs.load_credentials(der, resumed.private_key_pem, None,
+                                         expected_type=certs.OFFLINE)
+    assert credentials.serial
+    with pytest.raises(errors.KSeFConfigError):
+        PendingEnrollment.from_dict({"name": "x"})

@@ -163,7 +163,9 @@ def enrollment_status(emu, req):
     if rec is None or rec["subject"] != list(_subject(op)):
         raise bad_request(25005)
     view = {"requestDate": iso(rec["requestDate"]), "status": rec["status"]}
-    if rec.get("certificateSerialNumber"):
+    if time.time() < rec["requestDate"] + float(getattr(emu, "enrollment_delay", 0.0) or 0.0):
+        view["status"] = {"code": 100, "description": ENROLLMENT_STATUS[100]}   # still working
+    elif rec.get("certificateSerialNumber"):
         view["certificateSerialNumber"] = rec["certificateSerialNumber"]
     return json_response(view)
 

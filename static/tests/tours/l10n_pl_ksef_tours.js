@@ -55,3 +55,130 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_import_from_bills_list", {
         },
     ],
 });
+
+/* --- art. 108g: paying vendor bills carries the KSeF number ------------------------------- */
+// the vendors' NIPs of tests/payment_common.py: their KSeF numbers start with them
+const ALFA_NIP = "7770001111";
+const BETA_NIP = "7770002228";
+
+registry.category("web_tour.tours").add("l10n_pl_ksef_pay_one_bill", {
+    steps: () => [
+        {
+            content: "The bill shows its KSeF number",
+            trigger: `.o_form_view .o_field_widget[name='l10n_pl_ksef_number']:contains('${ALFA_NIP}-')`,
+        },
+        {
+            content: "Pay the bill",
+            trigger: ".o_form_view button#account_invoice_payment_btn",
+            run: "click",
+        },
+        {
+            content: "The memo of the payment is the bill's KSeF number",
+            trigger: `.modal .o_field_widget[name='communication'] input:value(${ALFA_NIP}-)`,
+        },
+        {
+            content: "Create the payment",
+            trigger: ".modal .modal-footer button:contains('Create Payment'):enabled",
+            run: "click",
+        },
+        {
+            content: "The bill is paid",
+            trigger: ".o_form_view .ribbon:contains('In Payment'), .o_form_view .ribbon:contains('Paid')",
+        },
+    ],
+});
+
+function selectAllBillsAndPay() {
+    return [
+        {
+            content: "Select every bill of the list",
+            trigger: ".o_list_view thead .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "Pay the selected bills",
+            trigger: ".o_control_panel button[name='action_force_register_payment']",
+            run: "click",
+        },
+        {
+            content: "Group the bills in one payment",
+            trigger: ".modal .o_field_widget[name='group_payment'] input",
+            run: "click",
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("l10n_pl_ksef_pay_bills_grouped", {
+    steps: () => [
+        ...selectAllBillsAndPay(),
+        {
+            content: "Odoo says KSeF will give a collective identifier for the memo",
+            trigger: ".modal .o_field_widget[name='l10n_pl_ksef_memo_info']:contains('collective identifier')",
+        },
+        {
+            content: "Create the one payment",
+            trigger: ".modal .modal-footer button:contains('Create Payment'):enabled",
+            run: "click",
+        },
+        {
+            content: "The payment shows the collective identifier KSeF gave",
+            trigger: `.o_form_view .o_field_widget[name='l10n_pl_ksef_collective_number']:contains('${BETA_NIP}-IZ')`,
+        },
+        {
+            content: "The memo is the collective identifier",
+            trigger: `.o_form_view .o_field_widget[name='memo'] input:value(${BETA_NIP}-IZ)`,
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("l10n_pl_ksef_pay_bills_refused_then_separately", {
+    steps: () => [
+        ...selectAllBillsAndPay(),
+        {
+            content: "Create the payment",
+            trigger: ".modal .modal-footer button:contains('Create Payment'):enabled",
+            run: "click",
+        },
+        {
+            content: "Odoo explains that no payment was created, and why",
+            trigger: ".modal .alert-danger:contains('No payment was created'):contains('different sellers')",
+        },
+        {
+            content: "Pay the bills separately, each with its own KSeF number",
+            trigger: ".modal .modal-footer button:contains('Pay the bills separately')",
+            run: "click",
+        },
+        {
+            content: "Two payments were created",
+            trigger: ".o_list_view .o_data_row:count(2)",
+        },
+    ],
+});
+
+/* --- receiving: a bank statement line naming a KSeF number is matched --------------------- */
+registry.category("web_tour.tours").add("l10n_pl_ksef_match_statement_line", {
+    steps: () => [
+        {
+            content: "The unreconciled statement line is listed",
+            trigger: ".o_list_view .o_data_row:contains('Przelew za fakture')",
+        },
+        {
+            content: "Select it",
+            trigger: ".o_list_view .o_data_row:contains('Przelew za fakture') .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "Match it with KSeF invoices",
+            trigger: ".o_control_panel button:contains('Match with KSeF invoices')",
+            run: "click",
+        },
+        {
+            content: "Odoo says the line is matched with the invoice",
+            trigger: ".o_notification:contains('1 of 1 statement lines matched'):contains('Matched with')",
+        },
+        {
+            content: "The reconciled line leaves the list of lines to reconcile",
+            trigger: ".o_list_view:not(:has(.o_data_row:contains('Przelew za fakture')))",
+        },
+    ],
+});
