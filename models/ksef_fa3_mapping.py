@@ -43,6 +43,7 @@ from ..ksef.errors import InvoiceValidationError, SchemaUnavailableError
 from ..ksef.fa3 import codes as fa3_codes
 from ..ksef.fa3 import model as fa3
 from ..ksef.fa3.builder import build_invoice_xml
+from ..ksef.fa3.checks import vat_in_pln
 from ..ksef.fa3.codes import PERCENT_CODES, VAT_CODE_SELECTION
 from ..ksef.nip import is_valid_nip, normalize_nip
 from ..tools import ksef_i18n
@@ -102,6 +103,45 @@ class AccountTax(models.Model):
         help="FA(3) rate code (P_12) of this tax on invoices sent to KSeF. Leave empty for the "
              "Polish chart's taxes: the code is derived from their tax report tags (K_10..K_31) "
              "or their percentage. Needed for custom 0% taxes.")
+
+    @api.model
+    def _round_tax_details_tax_amounts(self, base_lines, company, mode="mixed"):
+        """Polish companies, documents in a foreign currency: the VAT booked in PLN per rate is
+        the document's VAT of that rate (rounded to the cent) converted at the document's
+        rate, rounded to the grosz (VAT act art. 106e ust. 11, art. 31a; FA(3) P_14_xW =
+        P_14_x x KursWaluty).
+
+        Odoo itself converts the unrounded VAT of each tax, which can differ by a grosz or two
+        from the amount printed on the invoice; the difference is put on the line with the
+        largest VAT of the rate, as Odoo distributes its own rounding differences."""
+        super()._round_tax_details_tax_amounts(base_lines, company, mode=mode)
+        if company.account_fiscal_country_id.code != "PL":
+            return
+        Move = self.env["account.move"]
+        groups = {}
+        for base_line in base_lines:
+            currency, rate = base_line["currency_id"], base_line["rate"]
+            if not rate or currency == company.currency_id:
+                continue
+            for tax_data in base_line["tax_details"]["taxes_data"]:
+                if tax_data.get("is_reverse_charge"):
+                    continue
+                tax = tax_data["tax"]
+                bucket = fa3_codes.RATE_BUCKET.get(Move._l10n_pl_ksef_get_vat_code(tax)) or \
+                    "tax-%s" % tax.id
+                key = (bucket, currency.id, base_line["is_refund"],
+                       base_line.get("computation_key"), rate)
+                groups.setdefault(key, []).append(tax_data)
+        rounding = company.currency_id
+        for key, taxes_data in groups.items():
+            rate = key[-1]
+            in_currency = sum(tax_data["tax_amount_currency"] for tax_data in taxes_data)
+            target = rounding.round(float(vat_in_pln(
+                _dec(in_currency), Decimal(float_repr(1.0 / rate, 6)))))
+            delta = rounding.round(target - sum(tax_data["tax_amount"] for tax_data in taxes_data))
+            if not rounding.is_zero(delta):
+                largest = max(taxes_data, key=lambda tax_data: abs(tax_data["tax_amount_currency"]))
+                largest["tax_amount"] += delta
 
 
 class AccountMove(models.Model):
@@ -223,11 +263,16 @@ class AccountMove(models.Model):
         tax = self._l10n_pl_ksef_get_vat_tax(line)[:1]
         code = self._l10n_pl_ksef_get_vat_code(tax) if tax else None
         quantity = line.quantity or 0.0
-        net = line.price_subtotal
+        # the net value as booked (in the invoice's currency): with price-included taxes Odoo
+        # puts its rounding difference on a line's booked base, so the booked nets (not
+        # price_subtotal) are what add up to the invoice's net total per rate (P_13_x)
+        net = -line.amount_currency * sign if line.amount_currency else line.price_subtotal
         unit_net = line.price_unit
-        if tax and tax.price_include and quantity:
+        gross_priced = bool(tax and tax.price_include and quantity)
+        if gross_priced:
             # price_unit is gross: give KSeF the net unit price before discount
-            unit_net = net / quantity / (1 - (line.discount or 0.0) / 100.0) if line.discount != 100 else 0.0
+            unit_net = line.price_subtotal / quantity / (1 - (line.discount or 0.0) / 100.0) \
+                if line.discount != 100 else 0.0
         values = dict(
             number=index,
             uuid="odoo-%s" % line.id,
@@ -242,8 +287,17 @@ class AccountMove(models.Model):
             gtin=_text(line.product_id.barcode, 20) if line.product_id.barcode and
             line.product_id.barcode.isdigit() and len(line.product_id.barcode) in (8, 12, 13, 14) else None,
         )
+        if gross_priced:
+            # gross prices (VAT act art. 106e ust. 7-8): P_9B as entered; P_11A = the line's
+            # booked net + its share of the booked VAT, so that a rate's P_11A add up to
+            # P_13_x + P_14_x exactly (price_total is rounded line by line, the VAT is not)
+            vat_map = self.env.context.get("l10n_pl_ksef_line_vat")
+            if vat_map is None:
+                vat_map = self._l10n_pl_ksef_booked_line_vat()
+            values["unit_price_gross"] = _price(line.price_unit)
+            values["gross_amount"] = _dec(net * sign) + vat_map.get(line.id, Decimal(0)) * sign
         if line.discount:
-            values["discount"] = _dec(abs(unit_net * quantity - net))
+            values["discount"] = _dec(abs(unit_net * quantity - line.price_subtotal))
         template = line.product_id.product_tmpl_id
         gtu = template.l10n_pl_vat_gtu if "l10n_pl_vat_gtu" in template._fields else None
         if gtu:
@@ -253,7 +307,7 @@ class AccountMove(models.Model):
         if procedure:
             values["procedure"] = procedure
         if self.currency_id != self.company_id.currency_id and self.invoice_currency_rate:
-            values["exchange_rate"] = _qty(1.0 / self.invoice_currency_rate)
+            values["exchange_rate"] = self._l10n_pl_ksef_exchange_rate()
         return fa3.InvoiceLine(**values)
 
     # ------------------------------------------------------------------ totals
@@ -275,14 +329,38 @@ class AccountMove(models.Model):
             vats[bucket] = vats.get(bucket, Decimal(0)) + _dec(sign * tax_line.amount_currency)
             vats_pln[bucket] = vats_pln.get(bucket, Decimal(0)) + _dec(sign * tax_line.balance)
         foreign = self.currency_id != self.company_id.currency_id
+        rate = self._l10n_pl_ksef_exchange_rate() if foreign else None
         for bucket, net in nets.items():
             setattr(totals, "p_13_" + bucket, net)
             if bucket in fa3_codes.VAT_BUCKETS:
-                setattr(totals, "p_14_" + bucket, vats.get(bucket, Decimal("0.00")))
-                if foreign and bucket != "5":
-                    setattr(totals, "p_14_%sw" % bucket, vats_pln.get(bucket, Decimal("0.00")))
+                vat = vats.get(bucket, Decimal("0.00"))
+                setattr(totals, "p_14_" + bucket, vat)
+                if foreign and bucket != "5" and rate:
+                    # the printed VAT at the printed rate (art. 106e ust. 11); Odoo books the
+                    # same amount in PLN (account.tax._round_tax_details_tax_amounts)
+                    setattr(totals, "p_14_%sw" % bucket, vat_in_pln(vat, rate))
         totals.p_15 = _dec(self.amount_total * self._l10n_pl_ksef_sign())
         return totals
+
+    def _l10n_pl_ksef_booked_line_vat(self):
+        """{invoice line id: its share of the booked VAT (Decimal, invoice currency, unsigned)}:
+        Odoo's own tax details of the posted invoice, rounded from its tax lines."""
+        self.ensure_one()
+        base_lines, _tax_lines = self._get_rounded_base_and_tax_lines()
+        shares = {}
+        for base_line in base_lines:
+            record = base_line.get("record")
+            if not record or not getattr(record, "_name", None) == "account.move.line":
+                continue
+            vat = sum(tax_data["tax_amount_currency"]
+                      for tax_data in base_line["tax_details"]["taxes_data"]
+                      if not tax_data.get("is_reverse_charge"))
+            shares[record.id] = shares.get(record.id, Decimal(0)) + _dec(vat)
+        return shares
+
+    def _l10n_pl_ksef_exchange_rate(self):
+        """KursWaluty of the invoice (PLN per unit of its currency), as printed."""
+        return _qty(1.0 / self.invoice_currency_rate) if self.invoice_currency_rate else None
 
     # ------------------------------------------------------------------ payment
     def _l10n_pl_ksef_prepare_payment(self):
@@ -318,8 +396,11 @@ class AccountMove(models.Model):
         else:
             regular = product_lines
         lines, lines_codes, codes_used = [], [], set()
+        mapper = self
+        if any(tax.price_include for tax in regular.tax_ids):
+            mapper = self.with_context(l10n_pl_ksef_line_vat=self._l10n_pl_ksef_booked_line_vat())
         for index, line in enumerate(regular, start=1):
-            fa_line = self._l10n_pl_ksef_prepare_fa3_line(line, index, sign)
+            fa_line = mapper._l10n_pl_ksef_prepare_fa3_line(line, index, sign)
             lines.append(fa_line)
             codes_used.add(fa_line.vat_rate)
         for line in product_lines:
@@ -497,6 +578,35 @@ class AccountMove(models.Model):
                 problems.append(self.env._(
                     "The corrected invoice %(name)s is still waiting for its KSeF number; send the "
                     "correction once it is accepted.", name=origin.name))
+        problems.extend(self._l10n_pl_ksef_check_booked_vat_pln())
+        return problems
+
+    def _l10n_pl_ksef_check_booked_vat_pln(self):
+        """A foreign-currency invoice's VAT booked in PLN must be the VAT printed on it (P_14_xW,
+        the VAT at the invoice's rate): not so for invoices confirmed before this module was
+        installed, or whose rate changed afterwards."""
+        if self.currency_id == self.company_id.currency_id or not self.invoice_currency_rate \
+                or self.state != "posted":
+            return []
+        rate = self._l10n_pl_ksef_exchange_rate()
+        sign = -1
+        booked, printed = {}, {}
+        for tax_line in self.line_ids.filtered(lambda line: line.display_type == "tax"):
+            bucket = fa3_codes.RATE_BUCKET.get(self._l10n_pl_ksef_get_vat_code(tax_line.tax_line_id))
+            if bucket not in ("1", "2", "3", "4"):
+                continue
+            booked[bucket] = booked.get(bucket, Decimal(0)) + _dec(sign * tax_line.balance)
+            printed[bucket] = printed.get(bucket, Decimal(0)) + _dec(sign * tax_line.amount_currency)
+        problems = []
+        for bucket, vat in printed.items():
+            expected = vat_in_pln(vat, rate)
+            if booked[bucket] != expected:
+                problems.append(self.env._(
+                    "The VAT booked in PLN (%(booked)s) differs from the VAT the invoice shows in "
+                    "PLN (%(vat)s %(currency)s at %(rate)s = %(expected)s). Reset the invoice to "
+                    "draft and confirm it again: Odoo then books the VAT the invoice shows.",
+                    booked=abs(booked[bucket]), vat=abs(vat), currency=self.currency_id.name,
+                    rate=rate, expected=abs(expected)))
         return problems
 
     def _l10n_pl_ksef_build_xml(self, invoice=None):

@@ -32,7 +32,7 @@ for vendor bills ``parse_invoice_xml`` and read ``Invoice.lines``/``totals``.
 See the docstrings of ``model``, ``builder``, ``parser``, ``schema`` and ``checks``.
 """
 from .builder import build_invoice_tree, build_invoice_xml, serialize
-from .checks import check_invoice, compute_totals
+from .checks import check_invoice, compute_totals, vat_in_pln
 from .codes import NS, VAT_RATES
 from .model import (
     AdditionalInfo,
@@ -79,7 +79,8 @@ __all__ = [
     "Invoice", "InvoiceLine", "Order", "OrderLine", "PartialAdvance", "PartialPayment", "Payment",
     "PaymentTerm", "Problem", "RawXml", "Registry", "Seller", "Settlement", "SettlementItem",
     "ThirdParty", "Totals", "TransactionTerms", "build_invoice_tree", "build_invoice_xml",
-    "check_invoice", "compute_totals", "download_schema", "load_schema", "parse_incoming_invoice_xml",
+    "check_invoice", "compute_totals", "vat_in_pln", "download_schema", "load_schema",
+    "parse_incoming_invoice_xml",
     "parse_invoice_xml", "shipped_schema", "validate_incoming",
     "serialize", "validate_tree", "validate_xml",
 ]

@@ -43,6 +43,12 @@ def _round(value):
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def vat_in_pln(vat, exchange_rate):
+    """VAT of a foreign-currency invoice in PLN: the printed VAT at the invoice's rate, rounded
+    half-up to the grosz (VAT act art. 106e ust. 11 with art. 31a; FA(3) P_14_xW)."""
+    return _round(Decimal(vat) * Decimal(exchange_rate))
+
+
 def _line_bucket(line, margin):
     if line.oss_rate is not None:
         return "5"
@@ -131,7 +137,7 @@ def compute_totals(invoice_or_lines, *, currency=None, exchange_rate=None, margi
             setattr(totals, "p_14_" + bucket, vat)
             p15 += vat
             if bucket != "5" and currency != "PLN" and exchange_rate is not None:
-                setattr(totals, "p_14_%sw" % bucket, _round(vat * exchange_rate))
+                setattr(totals, "p_14_%sw" % bucket, vat_in_pln(vat, exchange_rate))
     totals.p_15 = _round(p15)
     return totals
 
@@ -259,8 +265,24 @@ def check_invoice(invoice, *, strict=True, tolerance=None):
                       "(P_14_%(bucket)s) must also be given in PLN (P_14_%(bucket)sW)."),
                     "totals", "totals.p_14_%sw" % bucket, currency=inv.currency,
                     rate=codes.BUCKET_LABELS[bucket], bucket=bucket)
+        rates = {line.exchange_rate for line in inv.lines if line.exchange_rate is not None}
+        if inv.currency != "PLN" and len(rates) == 1:
+            exchange_rate = rates.pop()
+            for bucket, (_net, vat, vat_pln) in buckets.items():
+                if vat is None or vat_pln is None:
+                    continue
+                expected = vat_in_pln(vat, exchange_rate)
+                if vat_pln != expected:
+                    add(_("Totals: the VAT in PLN of the %(rate)s (P_14_%(bucket)sW) is %(given)s, "
+                          "but the VAT %(vat)s %(currency)s at the exchange rate %(exchange)s is "
+                          "%(expected)s PLN (VAT act art. 106e ust. 11)."), "totals",
+                        "totals.p_14_%sw" % bucket, rate=codes.BUCKET_LABELS[bucket],
+                        bucket=bucket, given=vat_pln, vat=vat, currency=inv.currency,
+                        exchange=exchange_rate, expected=expected)
         if totals.p_15 is not None and buckets and inv.kind in ("VAT", "KOR", "UPR"):
             expected = sum((net + (vat or _ZERO) for net, vat, _w in buckets.values()), _ZERO)
+            # one grosz allowed: in the ministry's own sample FA_3_Przyklad_1 (gross prices)
+            # P_15 is the sum of the gross values, 0.01 above P_13_x + P_14_x
             if abs(expected - totals.p_15) > CENT:
                 add(_("Totals: the total amount due P_15 = %(total)s, but the net and VAT totals "
                       "add up to %(expected)s."), "totals", "totals.p_15", total=totals.p_15,
@@ -306,11 +328,18 @@ def _compare_with_lines(inv, totals, tolerance):
                     code="rate", path="lines"))
             continue
         counts[bucket] = counts.get(bucket, 0) + 1
+    net_priced = {}
+    for line in priced:
+        bucket = _line_bucket(line, bool(inv.annotations.margin))
+        net_priced[bucket] = net_priced.get(bucket, True) and line.net_amount is not None
     for bucket, n in counts.items():
         allowed = tolerance if tolerance is not None else CENT * max(1, n)
         for prefix, (missing_msg, differs_msg) in _TOTAL_MESSAGES.items():
             if prefix == "p_14_" and bucket not in codes.VAT_BUCKETS:
                 continue
+            # the net total of lines that give their net value is their exact sum; only the VAT
+            # (per-line or per-total rounding) and nets derived from gross values may differ
+            limit = _ZERO if prefix == "p_13_" and net_priced.get(bucket) else allowed
             given = getattr(totals, prefix + bucket)
             expected = getattr(computed, prefix + bucket)
             if given is None:
@@ -318,7 +347,7 @@ def _compare_with_lines(inv, totals, tolerance):
                     missing_msg, params={"rate": codes.BUCKET_LABELS[bucket],
                                          "field": prefix.upper() + bucket, "expected": expected},
                     code="totals", path="totals." + prefix + bucket))
-            elif expected is not None and abs(given - expected) > allowed:
+            elif expected is not None and abs(given - expected) > limit:
                 problems.append(Problem(
                     differs_msg, params={"rate": codes.BUCKET_LABELS[bucket],
                                          "field": prefix.upper() + bucket, "given": given,

@@ -173,6 +173,26 @@ def test_foreign_currency_vat_in_pln(schema):
     assert any("P_14_1W" in p for p in check_invoice(inv))
 
 
+def test_exact_totals_net_sum_and_vat_in_pln():
+    """P_13_x of net-priced lines is their exact sum; P_14_xW is P_14_x at KursWaluty."""
+    from ksef.fa3 import vat_in_pln
+    assert vat_in_pln(D("23.01"), D("4.3215")) == D("99.44")       # not 99.42 (unrounded VAT)
+    assert vat_in_pln(D("0.01"), D("0.5")) == D("0.01")            # half a grosz: up
+    lines = [InvoiceLine(name="L%d" % i, quantity=D(1), unit_price_net=D("33.335"),
+                         net_amount=D("33.34"), vat_rate="23", exchange_rate=D("4.3215"))
+             for i in range(3)]
+    inv = make_invoice(0, currency="EUR", lines=lines)
+    inv.totals = compute_totals(inv)
+    assert check_invoice(inv, strict=False) == []
+    inv.totals.p_13_1 += D("0.01")                                 # one grosz off the lines
+    inv.totals.p_15 += D("0.01")
+    assert any("P_13_1" in p for p in check_invoice(inv, strict=False))
+    inv.totals = compute_totals(inv)
+    inv.totals.p_14_1w += D("0.01")
+    problems = check_invoice(inv, strict=False)
+    assert any("P_14_1W" in p and "106e" in p for p in problems), problems
+
+
 def test_gross_priced_lines():
     lines = [InvoiceLine(name="A", quantity=D(1), unit_price_gross=D("123.00"),
                          gross_amount=D("123.00"), vat_rate="23"),
