@@ -268,7 +268,8 @@ class AccountMove(models.Model):
                  "skip_is_manually_modified": True}
         bodies = {}
         for item, move, attachment in zip(prepared, moves, attachments):
-            notes = item["notes"] + self._l10n_pl_ksef_check_totals(move, item["invoice"])
+            notes = item["notes"] + move._l10n_pl_ksef_match_invoice_amounts(item["invoice"])
+            notes += self._l10n_pl_ksef_check_totals(move, item["invoice"])
             values = {"l10n_pl_ksef_xml_id": attachment.id}
             if notes:
                 values["l10n_pl_ksef_import_warning"] = "\n".join(notes)
@@ -655,6 +656,138 @@ class AccountMove(models.Model):
             notes.append(self.env._("The invoice has neither lines nor VAT totals; the bill has one "
                            "line with its total amount and no tax. Check it."))
         return lines
+
+    # --- the bill equals the invoice: net and VAT per rate, VAT in PLN, amount due -----------
+    #: larger differences mean a wrong tax or line, not rounding: they are left for the
+    #: accountant (with a note), never forced
+    MATCH_TOLERANCE_PER_LINE = Decimal("0.01")
+    MATCH_TOLERANCE_MIN = Decimal("0.05")
+
+    def _l10n_pl_ksef_booked_by_bucket(self):
+        """{bucket: [net, vat, vat_pln, product lines, tax lines]} of this draft bill, in the
+        FA(3)'s signs: a bill's amounts in currency are the invoice's as they are, a refund
+        (made only of a correction whose total is negative) has them negative as well."""
+        from ..ksef.fa3.codes import RATE_BUCKET
+
+        Move = self.env["account.move"]
+        out = {}
+
+        def dec(value):
+            return Decimal(repr(round(value, 2)))
+        for line in self.line_ids:
+            if line.display_type == "product":
+                taxes = line.tax_ids.flatten_taxes_hierarchy()
+                code = Move._l10n_pl_ksef_get_vat_code(taxes) if len(taxes) == 1 else None
+                bucket = RATE_BUCKET.get(code)
+                if bucket:
+                    slot = out.setdefault(bucket, [Decimal(0), Decimal(0), Decimal(0), [], []])
+                    slot[0] += dec(line.amount_currency)
+                    slot[3].append(line)
+            elif line.display_type == "tax" and line.tax_line_id:
+                bucket = RATE_BUCKET.get(Move._l10n_pl_ksef_get_vat_code(line.tax_line_id))
+                if bucket:
+                    slot = out.setdefault(bucket, [Decimal(0), Decimal(0), Decimal(0), [], []])
+                    slot[1] += dec(line.amount_currency)
+                    slot[2] += dec(line.balance)
+                    slot[4].append(line)
+        return out
+
+    def _l10n_pl_ksef_match_invoice_amounts(self, invoice):
+        """Make the draft bill carry the invoice's own amounts, as an accountant enters them:
+        the net per rate P_13_x (a rounding difference goes to the rate's largest line), the VAT
+        per rate P_14_x (and P_14_xW in PLN) where Odoo's computed VAT differs, and the amount
+        due P_15 (a difference of a grosz left by the invoice itself, as in the ministry's
+        sample 1, becomes an untaxed rounding line). Returns notes for the accountant."""
+        self.ensure_one()
+        totals = invoice.totals
+        if not totals or invoice.kind not in ("VAT", "KOR", "UPR") or self.state != "draft":
+            return []
+        wanted = totals.by_bucket()
+        booked = self._l10n_pl_ksef_booked_by_bucket()
+        if not wanted or set(wanted) != set(booked):
+            return []
+        labels = ksef_i18n.bucket_labels(self.env)
+        notes = []
+        # amount_total is positive for both types; a refund's FA(3) amounts are negative
+        mt = 1 if self.move_type == "in_invoice" else -1
+        foreign = self.currency_id != self.company_id.currency_id
+        quiet = self.with_context(l10n_pl_ksef_importing=True)
+
+        def limit(lines):
+            return max(self.MATCH_TOLERANCE_MIN, self.MATCH_TOLERANCE_PER_LINE * len(lines))
+        # 1. nets per rate
+        for bucket, (net, _vat, _vat_pln) in wanted.items():
+            lines = booked[bucket][3]
+            delta = net - booked[bucket][0]
+            if not delta or abs(delta) > limit(lines):
+                continue
+            line = max(lines, key=lambda aml: abs(aml.amount_currency))
+            subtotal = Decimal(repr(round(line.price_subtotal, 2))) + delta * mt
+            values = {"quantity": 1.0, "price_unit": float(subtotal), "discount": 0.0}
+            if line.quantity != 1.0 or line.discount:
+                values["name"] = "%s (%s x %s%s)" % (
+                    line.name, line.quantity, line.price_unit,
+                    " -%s%%" % line.discount if line.discount else "")
+            quiet.write({"invoice_line_ids": [Command.update(line.id, values)]})
+            notes.append(self.env._(
+                "The net of line \"%(line)s\" was set to %(net)s so that the net of the %(rate)s "
+                "equals the invoice's (%(total)s).", line=line.name, net=subtotal,
+                rate=labels.get(bucket, bucket), total=net))
+        # the amount due (before the VAT is set: a new line makes Odoo recompute the taxes)
+        if totals.p_15 is not None:
+            delta = totals.p_15 - sum((net + (vat or 0) for net, vat, _w in wanted.values()),
+                                      Decimal(0))
+            if delta and abs(delta) <= self.MATCH_TOLERANCE_MIN:
+                account = self.invoice_line_ids.filtered(
+                    lambda aml: aml.display_type == "product")[:1].account_id
+                quiet.write({"invoice_line_ids": [Command.create({
+                    "name": self.env._("Rounding difference of the invoice (amount due %(due)s, "
+                                       "net + VAT %(sum)s)", due=totals.p_15,
+                                       sum=totals.p_15 - delta),
+                    "quantity": 1.0, "price_unit": float(delta * mt),
+                    "tax_ids": [Command.clear()], "account_id": account.id,
+                })]})
+                notes.append(self.env._(
+                    "The invoice's amount due (%(due)s) differs from its net + VAT by %(delta)s; "
+                    "the difference is an untaxed rounding line.", due=totals.p_15, delta=delta))
+        # 2. VAT per rate (and in PLN)
+        booked = self._l10n_pl_ksef_booked_by_bucket()
+        changes = []
+        for bucket, (_net, vat, vat_pln) in wanted.items():
+            if vat is None or not booked[bucket][4]:
+                continue
+            delta = vat - booked[bucket][1]
+            if foreign:
+                delta_pln = vat_pln - booked[bucket][2] if vat_pln is not None else Decimal(0)
+            else:
+                delta_pln = delta
+            if not delta and not delta_pln:
+                continue
+            if abs(delta) > limit(booked[bucket][3]):
+                notes.append(self.env._(
+                    "The VAT of the %(rate)s computed by Odoo (%(odoo)s) differs from the "
+                    "invoice's (%(ksef)s) by more than rounding: check the tax of the lines.",
+                    rate=labels.get(bucket, bucket), odoo=booked[bucket][1], ksef=vat))
+                continue
+            line = max(booked[bucket][4], key=lambda aml: abs(aml.amount_currency))
+            changes.append((line, float(delta), float(delta_pln)))
+            notes.append(self.env._(
+                "VAT of the %(rate)s as on the invoice: %(ksef)s (Odoo computed %(odoo)s).",
+                rate=labels.get(bucket, bucket), ksef=vat, odoo=booked[bucket][1]))
+        if changes:
+            with self._sync_dynamic_line(
+                    existing_key_fname="term_key", needed_vals_fname="needed_terms",
+                    needed_dirty_fname="needed_terms_dirty", line_type="payment_term",
+                    container={"records": self}):
+                for line, delta, delta_pln in changes:
+                    balance = self.company_id.currency_id.round(line.balance + delta_pln)
+                    # in PLN the balance follows the amount (_inverse_amount_currency); in a
+                    # foreign currency it is the invoice's VAT in PLN, set after it
+                    line.amount_currency = self.currency_id.round(line.amount_currency + delta)
+                    if foreign:
+                        line.balance = balance
+            self._compute_amount()
+        return notes
 
     @api.model
     def _l10n_pl_ksef_check_totals(self, move, invoice):

@@ -2,6 +2,7 @@ from . import test_connect
 from . import test_offline
 from . import test_security
 from . import test_import_mapping
+from . import test_import_amounts
 from . import test_fa3_mapping
 from . import test_fa3_amounts
 from . import test_send_online
