@@ -33,7 +33,10 @@ def custom(api_url, qr_url=None, name="CUSTOM"):
 
     QR links of a custom environment use the TEST QR host unless given.
     """
-    return Environment(name, api_url.rstrip("/"), (qr_url or TEST.qr_url).rstrip("/"))
+    api_url = api_url.rstrip("/")
+    base = api_url[:-3] if api_url.endswith("/v2") else api_url
+    # the local emulator serves the availability documents under /latarnia
+    return Environment(name, api_url, (qr_url or TEST.qr_url).rstrip("/"), base + "/latarnia")
 
 
 def get(name_or_env):

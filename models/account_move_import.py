@@ -26,7 +26,7 @@ import copy
 import json
 import logging
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg2.errors
 from markupsafe import Markup
@@ -244,6 +244,7 @@ class AccountMove(models.Model):
         with their original XML attached and a chatter note each; returns the bills."""
         # create() may change the values it gets: keep ours intact for a one-by-one retry
         vals_list = [copy.deepcopy(item["vals"]) for item in prepared]
+        vat_fix = [bool(vals.pop("_l10n_pl_ksef_vat_fix", False)) for vals in vals_list]
         Move = self.with_company(company).with_context(
             l10n_pl_ksef_importing=True, mail_create_nolog=True, mail_create_nosubscribe=True)
         moves = self.browse()
@@ -266,9 +267,19 @@ class AccountMove(models.Model):
         } for item, move in zip(prepared, moves)])
         quiet = {"l10n_pl_ksef_importing": True, "skip_invoice_sync": True,
                  "skip_is_manually_modified": True}
+        vat_notes = {}
+        if any(vat_fix):
+            # only bills whose seller computed the VAT otherwise than Odoo will (e.g. per line):
+            # the statistics first, so that the recomputations that follow plan well (issue 14)
+            self._l10n_pl_ksef_refresh_statistics()
+            by_move = {move.l10n_pl_ksef_number: move for move in moves}
+            for item, fix in zip(prepared, vat_fix):
+                if fix:
+                    move = by_move[item["doc"].ksef_number]
+                    vat_notes[move.id] = move._l10n_pl_ksef_set_invoice_vat(item["invoice"])
         bodies = {}
         for item, move, attachment in zip(prepared, moves, attachments):
-            notes = item["notes"] + move._l10n_pl_ksef_match_invoice_amounts(item["invoice"])
+            notes = item["notes"] + vat_notes.get(move.id, [])
             notes += self._l10n_pl_ksef_check_totals(move, item["invoice"])
             values = {"l10n_pl_ksef_xml_id": attachment.id}
             if notes:
@@ -368,6 +379,8 @@ class AccountMove(models.Model):
             if len(refs) > 1:
                 notes.append(self.env._("This correction concerns %(n)s invoices: %(numbers)s.",
                                n=len(refs), numbers=", ".join(refs)))
+        vat_fix = self._l10n_pl_ksef_fit_lines_to_invoice(company, invoice, move_type, line_vals,
+                                                          cache, notes)
         self._l10n_pl_ksef_predict_accounts(company, partner, move_type, line_vals, cache)
         vals = {
             "move_type": move_type,
@@ -381,6 +394,8 @@ class AccountMove(models.Model):
             "l10n_pl_ksef_corrected_number": corrected_number,
             "invoice_line_ids": [Command.create(v) for v in line_vals],
         }
+        if vat_fix:
+            vals["_l10n_pl_ksef_vat_fix"] = True      # taken out before create()
         acquired = _parse_ksef_datetime(metadata.get("acquisitionDate"))
         if acquired and "l10n_pl_ksef_acquisition_date" in self._fields:
             if self._fields["l10n_pl_ksef_acquisition_date"].type == "date":
@@ -692,69 +707,106 @@ class AccountMove(models.Model):
                     slot[4].append(line)
         return out
 
-    def _l10n_pl_ksef_match_invoice_amounts(self, invoice):
-        """Make the draft bill carry the invoice's own amounts, as an accountant enters them:
-        the net per rate P_13_x (a rounding difference goes to the rate's largest line), the VAT
-        per rate P_14_x (and P_14_xW in PLN) where Odoo's computed VAT differs, and the amount
-        due P_15 (a difference of a grosz left by the invoice itself, as in the ministry's
-        sample 1, becomes an untaxed rounding line). Returns notes for the accountant."""
-        self.ensure_one()
+    @api.model
+    def _l10n_pl_ksef_fit_lines_to_invoice(self, company, invoice, move_type, line_vals, cache,
+                                           notes):
+        """Before the bill is created, without touching the database: make its lines give the
+        invoice's net per rate P_13_x (a rounding difference goes to the rate's largest line)
+        and its amount due P_15 (a grosz by which the invoice's own P_15 differs from net + VAT,
+        as in the ministry's sample 1, becomes an untaxed rounding line). Returns True when the
+        VAT Odoo will compute differs from P_14_x (a seller rounding per line): the bill's VAT
+        is then set after creation (``_l10n_pl_ksef_set_invoice_vat``)."""
+        from ..ksef.fa3.codes import RATE_BUCKET
+
         totals = invoice.totals
-        if not totals or invoice.kind not in ("VAT", "KOR", "UPR") or self.state != "draft":
-            return []
+        if not totals or invoice.kind not in ("VAT", "KOR", "UPR") or not line_vals:
+            return False
         wanted = totals.by_bucket()
-        booked = self._l10n_pl_ksef_booked_by_bucket()
-        if not wanted or set(wanted) != set(booked):
-            return []
         labels = ksef_i18n.bucket_labels(self.env)
-        notes = []
-        # amount_total is positive for both types; a refund's FA(3) amounts are negative
-        mt = 1 if self.move_type == "in_invoice" else -1
-        foreign = self.currency_id != self.company_id.currency_id
-        quiet = self.with_context(l10n_pl_ksef_importing=True)
+        mt = 1 if move_type == "in_invoice" else -1      # a refund's FA(3) amounts are negative
+        taxes_of = {}
+        by_bucket = {}
+        for values in line_vals:
+            tax_ids = next((cmd[2] for cmd in values.get("tax_ids") or [] if cmd[0] == 6), [])
+            taxes = self.env["account.tax"].browse(tax_ids)
+            if len(taxes) != 1 or taxes.amount_type != "percent" or taxes.price_include:
+                continue
+            bucket = RATE_BUCKET.get(self._l10n_pl_ksef_get_vat_code(taxes))
+            if bucket is None or bucket not in wanted:
+                continue
+            taxes_of[id(values)] = taxes
+            by_bucket.setdefault(bucket, []).append(values)
+
+        def line_net(values):     # the line's net as Odoo will book it, in the FA(3)'s sign
+            raw = Decimal(repr(values["quantity"])) * Decimal(repr(values["price_unit"]))
+            return raw.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) * mt
 
         def limit(lines):
             return max(self.MATCH_TOLERANCE_MIN, self.MATCH_TOLERANCE_PER_LINE * len(lines))
-        # 1. nets per rate
-        for bucket, (net, _vat, _vat_pln) in wanted.items():
-            lines = booked[bucket][3]
-            delta = net - booked[bucket][0]
+        for bucket, lines in by_bucket.items():
+            net = wanted[bucket][0]
+            delta = net - sum((line_net(values) for values in lines), Decimal(0))
             if not delta or abs(delta) > limit(lines):
                 continue
-            line = max(lines, key=lambda aml: abs(aml.amount_currency))
-            subtotal = Decimal(repr(round(line.price_subtotal, 2))) + delta * mt
-            values = {"quantity": 1.0, "price_unit": float(subtotal), "discount": 0.0}
-            if line.quantity != 1.0 or line.discount:
-                values["name"] = "%s (%s x %s%s)" % (
-                    line.name, line.quantity, line.price_unit,
-                    " -%s%%" % line.discount if line.discount else "")
-            quiet.write({"invoice_line_ids": [Command.update(line.id, values)]})
+            largest = max(lines, key=lambda values: abs(line_net(values)))
+            subtotal = line_net(largest) * mt + delta * mt
+            if largest["quantity"] not in (1.0, -1.0):
+                largest["name"] = "%s (%s x %s)" % (largest["name"], largest["quantity"],
+                                                   largest["price_unit"])
+            largest.update({"quantity": 1.0, "price_unit": float(subtotal)})
             notes.append(self.env._(
                 "The net of line \"%(line)s\" was set to %(net)s so that the net of the %(rate)s "
-                "equals the invoice's (%(total)s).", line=line.name, net=subtotal,
+                "equals the invoice's (%(total)s).", line=largest["name"], net=subtotal,
                 rate=labels.get(bucket, bucket), total=net))
-        # the amount due (before the VAT is set: a new line makes Odoo recompute the taxes)
-        if totals.p_15 is not None:
-            delta = totals.p_15 - sum((net + (vat or 0) for net, vat, _w in wanted.values()),
-                                      Decimal(0))
+        if totals.p_15 is not None and all(bucket in by_bucket for bucket in wanted):
+            delta = totals.p_15 - sum((n + (v or 0) for n, v, _w in wanted.values()), Decimal(0))
             if delta and abs(delta) <= self.MATCH_TOLERANCE_MIN:
-                account = self.invoice_line_ids.filtered(
-                    lambda aml: aml.display_type == "product")[:1].account_id
-                quiet.write({"invoice_line_ids": [Command.create({
+                line_vals.append({
                     "name": self.env._("Rounding difference of the invoice (amount due %(due)s, "
                                        "net + VAT %(sum)s)", due=totals.p_15,
                                        sum=totals.p_15 - delta),
                     "quantity": 1.0, "price_unit": float(delta * mt),
-                    "tax_ids": [Command.clear()], "account_id": account.id,
-                })]})
+                    "tax_ids": [Command.set([])]})
                 notes.append(self.env._(
                     "The invoice's amount due (%(due)s) differs from its net + VAT by %(delta)s; "
                     "the difference is an untaxed rounding line.", due=totals.p_15, delta=delta))
-        # 2. VAT per rate (and in PLN)
+        # the VAT Odoo will compute, per rate
+        per_line = company.tax_calculation_rounding_method == "round_per_line"
+        for bucket, lines in by_bucket.items():
+            vat = wanted[bucket][1]
+            if vat is None:
+                continue
+            per_tax = {}
+            for values in lines:
+                per_tax.setdefault(taxes_of[id(values)], []).append(line_net(values))
+            predicted = Decimal(0)
+            for tax, nets in per_tax.items():
+                rate = Decimal(repr(tax.amount)) / 100
+                if per_line:
+                    predicted += sum(((n * rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+                                      for n in nets), Decimal(0))
+                else:
+                    predicted += (sum(nets, Decimal(0)) * rate).quantize(
+                        Decimal("0.01"), rounding=ROUND_HALF_UP)
+            if predicted != vat or wanted[bucket][2] is not None:
+                return True
+        return bool(set(wanted) - set(by_bucket))
+
+    def _l10n_pl_ksef_set_invoice_vat(self, invoice):
+        """The draft bill's VAT per rate becomes the invoice's P_14_x (in PLN P_14_xW) where Odoo
+        computed it otherwise, on the rate's largest tax line, as the totals widget does.
+        Differences beyond rounding (a wrong rate) are not forced. Returns notes."""
+        self.ensure_one()
+        totals = invoice.totals
+        if not totals or self.state != "draft":
+            return []
+        wanted = totals.by_bucket()
         booked = self._l10n_pl_ksef_booked_by_bucket()
-        changes = []
+        labels = ksef_i18n.bucket_labels(self.env)
+        foreign = self.currency_id != self.company_id.currency_id
+        notes, changes = [], []
         for bucket, (_net, vat, vat_pln) in wanted.items():
-            if vat is None or not booked[bucket][4]:
+            if vat is None or bucket not in booked or not booked[bucket][4]:
                 continue
             delta = vat - booked[bucket][1]
             if foreign:
@@ -763,7 +815,8 @@ class AccountMove(models.Model):
                 delta_pln = delta
             if not delta and not delta_pln:
                 continue
-            if abs(delta) > limit(booked[bucket][3]):
+            if abs(delta) > max(self.MATCH_TOLERANCE_MIN,
+                                self.MATCH_TOLERANCE_PER_LINE * len(booked[bucket][3])):
                 notes.append(self.env._(
                     "The VAT of the %(rate)s computed by Odoo (%(odoo)s) differs from the "
                     "invoice's (%(ksef)s) by more than rounding: check the tax of the lines.",
@@ -771,9 +824,10 @@ class AccountMove(models.Model):
                 continue
             line = max(booked[bucket][4], key=lambda aml: abs(aml.amount_currency))
             changes.append((line, float(delta), float(delta_pln)))
-            notes.append(self.env._(
-                "VAT of the %(rate)s as on the invoice: %(ksef)s (Odoo computed %(odoo)s).",
-                rate=labels.get(bucket, bucket), ksef=vat, odoo=booked[bucket][1]))
+            if delta:
+                notes.append(self.env._(
+                    "VAT of the %(rate)s as on the invoice: %(ksef)s (Odoo computed %(odoo)s).",
+                    rate=labels.get(bucket, bucket), ksef=vat, odoo=booked[bucket][1]))
         if changes:
             with self._sync_dynamic_line(
                     existing_key_fname="term_key", needed_vals_fname="needed_terms",

@@ -10,6 +10,10 @@ One ``l10n_pl_ksef.outage`` record per period:
 * created automatically (``automatic``) with kind ``offline`` when the module switches waiting
   online invoices to the offline mode because KSeF is unreachable or reports unavailability,
   and ended automatically (end = now) when the sending cron reaches KSeF again;
+* created and kept up to date from the ministry's availability service ("Latarnia",
+  ``ksef.latarnia``) by the scheduled action "KSeF: outages announced by the ministry": announced
+  maintenance (``offline``), failures (``emergency``) and total failures, started, moved and
+  ended as the ministry publishes them (``source_ref`` = the ministry's event);
 * created or edited by KSeF managers: record when an unavailability ended, or declare a failure
   (``emergency``) or total failure as announced by the ministry (BIP / interface software / mass
   media), with its start and, later, its end.
@@ -19,13 +23,22 @@ Every change recomputes the deadlines of the company's offline invoices still wa
 they were issued in; failures and total failures of the company are passed as events (a failure
 announced while an invoice waits moves its deadline, a total failure cancels it).
 """
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 import pytz
-from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo import api, fields, models, modules
+from odoo.exceptions import UserError, ValidationError
 
+from ..ksef import errors as ksef_errors
+from ..ksef import latarnia as ksef_latarnia
 from ..ksef import offline as ksef_offline
+from ..ksef.client import resolve_environment
+from ..ksef.records import naive_utc
+
+_logger = logging.getLogger(__name__)
+#: outages that ended longer ago than this are not imported any more (deadlines are long past)
+LATARNIA_HISTORY = timedelta(days=30)
 
 OUTAGE_KINDS = [
     ("offline", "KSeF unavailable (offline mode)"),
@@ -68,6 +81,11 @@ class L10nPlKsefOutage(models.Model):
     automatic = fields.Boolean(
         readonly=True,
         help="Recorded by Odoo when KSeF could not be reached; ended by Odoo when it answers again.")
+    source_ref = fields.Char(
+        "Ministry's event", readonly=True, index=True, copy=False,
+        help="The event of the ministry's availability service (Latarnia) this record follows: "
+             "its start and end are updated from the ministry's messages.")
+    announcement = fields.Text("Ministry's announcement", readonly=True)
     ongoing = fields.Boolean(compute="_compute_ongoing")
     move_ids = fields.One2many("account.move", "l10n_pl_ksef_outage_id", string="Invoices issued",
                                readonly=True)
@@ -118,8 +136,12 @@ class L10nPlKsefOutage(models.Model):
     @api.model
     def _l10n_pl_ksef_current(self, company):
         """The ongoing unavailability or failure of ``company`` (a failure first), or empty."""
-        ongoing = self.sudo().search([("company_id", "=", company.id), ("date_end", "=", False),
-                                      ("kind", "in", ("offline", "emergency"))], order="date_start desc")
+        now = fields.Datetime.now()
+        ongoing = self.sudo().search([("company_id", "=", company.id),
+                                      ("date_start", "<=", now),
+                                      "|", ("date_end", "=", False), ("date_end", ">", now),
+                                      ("kind", "in", ("offline", "emergency"))],
+                                     order="date_start desc")
         return ongoing.filtered(lambda o: o.kind == "emergency")[:1] or ongoing[:1]
 
     @api.model
@@ -148,6 +170,68 @@ class L10nPlKsefOutage(models.Model):
         if outages:
             outages.write({"date_end": fields.Datetime.now()})
         return outages
+
+    # ------------------------------------------------------------------ the ministry's word
+    @api.model
+    def _cron_l10n_pl_ksef_latarnia(self):
+        """Read the ministry's availability service of every environment companies are connected
+        to, and keep one outage record per announced event and company."""
+        configs = self.env["l10n_pl_ksef.config"].sudo().search([("state", "!=", "not_connected")])
+        by_url = {}
+        for config in configs:
+            try:
+                url = resolve_environment(config._l10n_pl_ksef_api_target()).latarnia_url
+            except (UserError, ksef_errors.KSeFError) as exc:
+                _logger.warning("KSeF availability: no service for company %s: %s",
+                                config.company_id.id, exc)
+                continue
+            by_url.setdefault(url, self.env["res.company"])
+            by_url[url] |= config.company_id
+        done = self.browse()
+        for url, companies in by_url.items():
+            try:
+                with ksef_latarnia.LatarniaClient(url) as client:
+                    events = ksef_latarnia.outage_events(client.messages())
+            except ksef_errors.KSeFError as exc:
+                # nothing is ended or changed on a failed read: the records keep the last word
+                _logger.warning("KSeF availability service %s not read: %s", url, exc)
+                continue
+            done |= self._l10n_pl_ksef_apply_events(companies, events)
+            if not modules.module.current_test:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        return done
+
+    @api.model
+    def _l10n_pl_ksef_apply_events(self, companies, events):
+        """Create or update the outage records of ``companies`` for ``events``
+        (ksef.latarnia.OutageEvent) -> the records touched."""
+        touched = self.browse()
+        horizon = fields.Datetime.now() - LATARNIA_HISTORY
+        existing = self.sudo().search([("company_id", "in", companies.ids),
+                                       ("source_ref", "in", [e.source_id for e in events])])
+        index = {(o.company_id.id, o.source_ref): o for o in existing}
+        to_create = []
+        for event in events:
+            start, end = naive_utc(event.start), naive_utc(event.end) if event.end else False
+            text = "\n".join(part for part in (event.title, event.text) if part) or False
+            values = {"kind": event.kind, "date_start": start, "date_end": end,
+                      "announcement": text}
+            for company in companies:
+                record = index.get((company.id, event.source_id))
+                if record:
+                    changes = {key: value for key, value in values.items()
+                               if record[key] != value}
+                    if changes:
+                        record.write(changes)
+                        touched |= record
+                elif not end or end >= horizon:
+                    to_create.append({**values, "company_id": company.id,
+                                      "source_ref": event.source_id,
+                                      "note": self.env._("Announced by the Ministry of Finance "
+                                                         "(KSeF availability service).")})
+        if to_create:
+            touched |= self.sudo().create(to_create)
+        return touched
 
     def action_l10n_pl_ksef_end_now(self):
         """Button "Ended now"."""

@@ -8,16 +8,19 @@
   the deadlines of the offline invoices still waiting.
 """
 import socket
-from datetime import date, datetime
+import time
+from datetime import date, datetime, timedelta
 from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from ..ksef import certs as ksef_certs
 from ..ksef import offline as ksef_offline
 from ..ksef.crypto import sha256_b64
+from ..models.l10n_pl_ksef_outage import polish_date
 from .send_common import INVOICE_DATE, KsefSendCommon
 
 OPEN_ONLINE = "/sessions/online"
@@ -185,7 +188,9 @@ class TestKsefSendOutage(OutageCommon):
         self.assertEqual(move.l10n_pl_ksef_deadline_status, "pending")
 
     def test_declared_failure_switches_to_emergency(self):
-        failure = self.declare("emergency", date.today())
+        failure = self.Outage.with_user(self.manager).create({
+            "company_id": self.company.id, "kind": "emergency",
+            "date_start": fields.Datetime.now() - timedelta(minutes=1)})
         move = self.make_invoice()
         self.emulator.set_unavailable(True)
         move.action_l10n_pl_ksef_send()
@@ -320,3 +325,86 @@ class TestKsefTechnicalCorrection(OutageCommon):
         self.assertFalse(online.l10n_pl_ksef_can_correct)
         with self.assertRaises(UserError):
             online.action_l10n_pl_ksef_technical_correction()
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefOutagesFromTheMinistry(OutageCommon):
+    """The ministry's availability service (Latarnia, served by the emulator) drives the outage
+    records: announced, moved and ended without a person typing them."""
+
+    def setUp(self):
+        super().setUp()
+        saved = dict(self.emulator.latarnia)
+        self.emulator.latarnia.clear()
+        self.addCleanup(self.emulator.latarnia.update, saved)
+        self.addCleanup(self.emulator.latarnia.clear)
+
+    def read_ministry(self):
+        return self.Outage._cron_l10n_pl_ksef_latarnia()
+
+    def test_failure_announced_moved_and_ended(self):
+        emu = self.emulator
+        manual = self.declare("offline", date(2026, 1, 5), date(2026, 1, 5))
+        now = time.time()
+        event = emu.announce_outage("FAILURE", now - 120, title="Awaria KSeF",
+                                    text="Trwa awaria systemu KSeF.")
+        touched = self.read_ministry()
+        failure = self.outages().filtered("source_ref")
+        self.assertEqual(touched, failure)
+        self.assertEqual((failure.kind, failure.source_ref), ("emergency", "latarnia:%d" % event))
+        self.assertFalse(failure.date_end)
+        self.assertIn("Trwa awaria", failure.announcement)
+        self.assertEqual(self.Outage._l10n_pl_ksef_current(self.company), failure)
+        # an invoice issued now goes to the emergency mode of the ministry's failure
+        move = self.make_invoice()
+        emu.set_unavailable(True)
+        move.action_l10n_pl_ksef_send()
+        self.assertEqual((move.l10n_pl_ksef_mode, move.l10n_pl_ksef_outage_id),
+                         ("emergency", failure))
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "pending")
+        emu.set_unavailable(False)
+        # reading again changes nothing; the ministry ends it: the deadline follows
+        self.assertFalse(self.read_ministry())
+        emu.update_outage(event, end=now - 5)
+        self.assertEqual(self.read_ministry(), failure)
+        self.assertTrue(failure.date_end)
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "due")
+        self.assertEqual(move.l10n_pl_ksef_deadline, ksef_offline.add_business_days(
+            polish_date(failure.date_end), 7))
+        self.assertEqual(self.outages(), failure | manual, "manual records stay as they are")
+        self.assertEqual((manual.date_start, manual.date_end),
+                         (datetime(2026, 1, 5, 12, 0), datetime(2026, 1, 5, 12, 0)))
+
+    def test_maintenance_announced_ahead_is_not_current_until_it_starts(self):
+        emu = self.emulator
+        now = time.time()
+        event = emu.announce_outage("MAINTENANCE", now + 3600, now + 7200,
+                                    title="Prace serwisowe KSeF")
+        self.read_ministry()
+        maintenance = self.outages().filtered("source_ref")
+        self.assertEqual(maintenance.kind, "offline")
+        self.assertFalse(self.Outage._l10n_pl_ksef_current(self.company))
+        emu.update_outage(event, start=now - 60)             # moved: it has begun
+        self.read_ministry()
+        self.assertEqual(self.Outage._l10n_pl_ksef_current(self.company), maintenance)
+        self.assertEqual(len(self.outages()), 1, "a moved event is the same record")
+
+    def test_service_unreadable_changes_nothing(self):
+        emu = self.emulator
+        emu.announce_outage("FAILURE", time.time() - 60)
+        self.read_ministry()
+        failure = self.outages()
+        emu.faults.add("http500", path="/latarnia/messages", count=None)
+        with mute_logger("odoo.addons.l10n_pl_ksef.models.l10n_pl_ksef_outage",
+                         "odoo.addons.l10n_pl_ksef.ksef.transport"):
+            self.assertFalse(self.read_ministry())
+        self.assertEqual(self.outages(), failure)
+        self.assertFalse(failure.date_end)
+
+    def test_total_failure_and_old_events(self):
+        emu = self.emulator
+        now = time.time()
+        emu.announce_outage("FAILURE", now - 90 * 86400, now - 80 * 86400)   # long over
+        emu.announce_outage("TOTAL_FAILURE", now - 600, title="Awaria całkowita")
+        self.read_ministry()
+        self.assertEqual(self.outages().mapped("kind"), ["total_failure"])

@@ -7,7 +7,7 @@ import time
 
 from ..fa3.schema import SHIPPED_SCHEMA_DIR
 from . import handlers  # noqa: F401  (importing the package registers every route)
-from .common import ApiError, make_reference, now, token_hash
+from .common import ApiError, iso, make_reference, now, token_hash
 from .faults import Faults
 from .handlers.batch import serve_upload
 from .handlers.exports import serve_download
@@ -22,11 +22,14 @@ from .server import (
     HANDLERS,
     STORAGE_PREFIX,
     error_response,
+    json_response,
     make_server,
     sleep,
     too_many_requests,
 )
 from .store import Store
+
+LATARNIA_PREFIX = "/latarnia"
 
 _logger = logging.getLogger(__name__)
 _NO_FAULT = object()
@@ -67,6 +70,7 @@ class Emulator:
         self.export_size_cap = 1024 ** 3   # compressed bytes per export package
         self.export_part_size = 50 * 1024 * 1024
         self.export_delay = 0.0            # seconds an export stays "100 running"
+        self.latarnia = {}                 # availability service: event id -> [versions]
         self.enrollment_delay = 0.0        # seconds a certificate request stays "100"
         self.batch_max_uncompressed = 2 * 1024 ** 3
         # collective identifiers: identifiers one context may put an invoice in (KSeF: 132)
@@ -193,8 +197,80 @@ class Emulator:
             self.state.put("grants", key, rec)
 
     # --- dispatch -----------------------------------------------------------------
+    # --- the ministry's availability service (Latarnia) ------------------------------------
+    def announce_outage(self, category, start, end=None, title="", text=""):
+        """Publish an outage message (category MAINTENANCE / FAILURE / TOTAL_FAILURE; start and
+        end as epoch seconds) -> its event id."""
+        with self.lock:
+            event_id = len(self.latarnia) + 1
+            kind = "MAINTENANCE_ANNOUNCEMENT" if category == "MAINTENANCE" else "FAILURE_START"
+            self.latarnia[event_id] = [{"category": category, "type": kind, "start": start,
+                                        "end": end, "title": title or category,
+                                        "text": text or title or category,
+                                        "published": time.time()}]
+            return event_id
+
+    def update_outage(self, event_id, start=None, end=None):
+        """A new version of an event: moved (start/end changed) or ended (FAILURE_END)."""
+        with self.lock:
+            versions = self.latarnia[event_id]
+            last = dict(versions[-1])
+            if start is not None:
+                last["start"] = start
+            if end is not None:
+                last["end"] = end
+                if last["category"] != "MAINTENANCE":
+                    last["type"] = "FAILURE_END"
+            last["published"] = time.time()
+            versions.append(last)
+
+    def _latarnia_messages(self):
+        out = []
+        for event_id, versions in sorted(self.latarnia.items()):
+            for version, item in enumerate(versions, 1):
+                out.append({"id": "%d-%d" % (event_id, version), "eventId": event_id,
+                            "category": item["category"], "type": item["type"],
+                            "title": item["title"], "text": item["text"],
+                            "start": iso(item["start"]),
+                            "end": iso(item["end"]) if item["end"] else None,
+                            "version": version, "published": iso(item["published"])})
+        return out
+
+    def _latarnia_status(self):
+        moment = time.time()
+        current = []
+        for event_id, versions in sorted(self.latarnia.items()):
+            item = versions[-1]
+            if item["start"] <= moment and (not item["end"] or item["end"] > moment):
+                current.append((event_id, item))
+        order = ("TOTAL_FAILURE", "FAILURE", "MAINTENANCE")
+        status = next((c for c in order if any(i["category"] == c for _e, i in current)),
+                      "AVAILABLE")
+        ids = {event_id for event_id, _item in current}
+        messages = [m for m in self._latarnia_messages() if m["eventId"] in ids]
+        return {"status": status, "messages": messages}
+
+    def _serve_latarnia(self, req):
+        path = req.path[len(LATARNIA_PREFIX):]
+        if path not in ("/status", "/messages"):
+            return error_response(req, ApiError(404, detail="Nieznany adres Latarni."))
+        if req.method != "GET":
+            response = error_response(req, ApiError(405, detail="Dozwolone: GET."))
+            response.headers["Allow"] = "GET"
+            return response
+        self._count("GET", LATARNIA_PREFIX + path)
+        fault = self.faults.take("GET", LATARNIA_PREFIX + path)
+        early = self._fault_response(req, fault)
+        if early is not _NO_FAULT:
+            return early
+        with self.lock:
+            body = self._latarnia_status() if path == "/status" else self._latarnia_messages()
+        return json_response(body)
+
     def _dispatch(self, req):
         """Return a Response, or None to drop the connection without answering."""
+        if req.path.startswith(LATARNIA_PREFIX + "/"):
+            return self._serve_latarnia(req)
         if req.path.startswith(STORAGE_PREFIX + "/"):
             kind = req.path[len(STORAGE_PREFIX) + 1:].split("/", 1)[0]
             serve, req.template = {
