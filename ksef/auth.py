@@ -4,11 +4,12 @@ Low-level steps working on a ``Transport``; ``ksef.client.KSeFClient`` strings
 them together and keeps the tokens.
 """
 import time
+from dataclasses import dataclass
 
 from . import crypto, errors
 from .i18n import Text, _
 from .public_keys import KSEF_TOKEN_ENCRYPTION
-from .records import AuthStatus, AuthTokens, parse_datetime
+from .records import AuthStatus, AuthTokens, parse_datetime, utcnow
 
 AUTH_PENDING = 100
 AUTH_SUCCESS = 200
@@ -91,6 +92,36 @@ def get_auth_status(transport, reference_number, authentication_token):
                                  path_params={"referenceNumber": reference_number},
                                  token=authentication_token, operation="KSeF authentication status")
     return AuthStatus.from_json(response.json())
+
+
+@dataclass
+class PendingLogin:
+    """A login KSeF is still checking. ``authentication_token`` is a short-lived secret: keep
+    it in memory (the Odoo layer does), never in logs."""
+
+    reference_number: str
+    authentication_token: str
+    nip: str
+    started_at: object = None
+
+    def age(self, now=None):
+        if self.started_at is None:
+            return 0.0
+        return ((now or utcnow()) - self.started_at).total_seconds()
+
+    def __repr__(self):
+        return "PendingLogin(%s, nip=%s)" % (self.reference_number, self.nip)
+
+
+def auth_ready(transport, pending):
+    """One look at a login -> True once KSeF authenticated it, False while it checks;
+    raises KSeFAuthError when it failed."""
+    status = get_auth_status(transport, pending.reference_number, pending.authentication_token)
+    if status.code == AUTH_SUCCESS:
+        return True
+    if status.code != AUTH_PENDING:
+        raise auth_error(status, pending.nip)
+    return False
 
 
 def wait_for_auth(transport, reference_number, authentication_token, nip, timeout=60.0,

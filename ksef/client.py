@@ -108,7 +108,7 @@ class KSeFClient:
     """One KSeF API connection for one company context (NIP)."""
 
     def __init__(self, environment, timeout=(5, 30), session=None, max_retries=3,
-                 max_retry_after=10.0, refresh_margin=60, auth_timeout=60.0):
+                 max_retry_after=10.0, refresh_margin=60, auth_timeout=60.0, auth_grace=None):
         self.environment = resolve_environment(environment)
         self.transport = Transport(self.environment.api_url, timeout=timeout, session=session,
                                    max_retries=max_retries, max_retry_after=max_retry_after)
@@ -118,6 +118,10 @@ class KSeFClient:
         self.refresh_margin = refresh_margin
         self.auth_timeout = auth_timeout
         self._relogin = None     # re-authenticates with the credentials kept in memory only
+        # None: a login waits (polls) until KSeF has checked it (scripts). A number: it looks,
+        # pauses once for that many seconds, looks again, and raises KSeFAuthPending when KSeF
+        # is still checking (a server worker never sleeps in a loop; resume_login continues)
+        self.auth_grace = auth_grace
 
     @property
     def sleep(self):
@@ -173,10 +177,36 @@ class KSeFClient:
         return self.tokens
 
     def _finish_login(self, nip, reference, auth_token):
-        auth.wait_for_auth(self.transport, reference, auth_token, nip, timeout=self.auth_timeout,
-                           sleep=self.sleep)
+        if self.auth_grace is None:
+            auth.wait_for_auth(self.transport, reference, auth_token, nip,
+                               timeout=self.auth_timeout, sleep=self.sleep)
+        else:
+            pending = auth.PendingLogin(reference, auth_token, nip, utcnow())
+            if not auth.auth_ready(self.transport, pending):
+                if self.auth_grace > 0:
+                    self.sleep(self.auth_grace)          # one pause, never a loop
+                if not auth.auth_ready(self.transport, pending):
+                    raise self._auth_pending(pending)
         self.tokens = auth.redeem_tokens(self.transport, auth_token, reference, nip)
         self.nip = nip
+
+    @staticmethod
+    def _auth_pending(pending):
+        return errors.KSeFAuthPending(_(
+            "KSeF is still checking the login (started %(seconds)s s ago). Nothing failed: try "
+            "again in a few seconds; scheduled work continues by itself."),
+            params={"seconds": "%d" % pending.age()}, pending=pending,
+            reference_number=pending.reference_number)
+
+    def resume_login(self, pending):
+        """Continue a login KSeF was still checking (``KSeFAuthPending.pending``): one look, then
+        the tokens; ``KSeFAuthPending`` again while KSeF checks, ``KSeFAuthError`` if it failed."""
+        if not auth.auth_ready(self.transport, pending):
+            raise self._auth_pending(pending)
+        self.tokens = auth.redeem_tokens(self.transport, pending.authentication_token,
+                                         pending.reference_number, pending.nip)
+        self.nip = pending.nip
+        return self.tokens
 
     def use_tokens(self, tokens, nip=None):
         """Resume with AuthTokens (or their to_dict()) kept by the caller."""

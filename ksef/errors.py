@@ -258,6 +258,11 @@ class KSeFAuthError(KSeFError):
     """Authentication ended with a failure status (``status_code``)."""
 
 
+class KSeFAuthPending(KSeFError):
+    """KSeF has not finished checking the login yet: nothing failed; ``pending``
+    (``ksef.auth.PendingLogin``) resumes it with ``KSeFClient.resume_login``."""
+
+
 class KSeFInvoiceRejected(KSeFError):
     """KSeF processed the invoice and rejected it (``status_code``, ``details``)."""
 

@@ -173,10 +173,23 @@ class AccountMove(models.Model):
         help="SHA-256 (Base64) of the rejected offline invoice file this file corrects technically "
              "(sent as hashOfCorrectedInvoice; KSeF links the two).")
     l10n_pl_ksef_can_correct = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
+    l10n_pl_ksef_status = fields.Selection(
+        [("not_sent", "Not sent")] + KSEF_STATES, string="KSeF status",
+        compute="_compute_l10n_pl_ksef_status",
+        help="What the badge shows: the KSeF state, or \"Not sent\" for a confirmed invoice of a "
+             "company connected to KSeF that has not been sent yet.")
     l10n_pl_ksef_enabled = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
     l10n_pl_ksef_show_send = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
 
     # ------------------------------------------------------------------ computes
+    @api.depends("l10n_pl_ksef_state", "state", "move_type", "company_id")
+    def _compute_l10n_pl_ksef_status(self):
+        for move in self:
+            status = move.l10n_pl_ksef_state
+            if not status and move.state == "posted" and move._l10n_pl_ksef_is_applicable():
+                status = "not_sent"
+            move.l10n_pl_ksef_status = status or False
+
     @api.depends("company_id", "move_type", "state", "l10n_pl_ksef_state", "l10n_pl_ksef_mode",
                  "l10n_pl_ksef_rejection_code")
     def _compute_l10n_pl_ksef_enabled(self):

@@ -12,9 +12,16 @@
   credentials with it and stores them itself).
 * ``config._l10n_pl_ksef_raise_user_error(exc)`` turns a core error into a
   UserError with the core's message (what happened, what to do).
+* No worker waits for KSeF to check a login: the client looks, pauses once (``auth_grace``)
+  and looks again; if KSeF is still checking, ``KSeFAuthPending`` ends the work (crons
+  reschedule themselves in a few seconds, buttons say "try again in a moment") and the
+  pending login is kept in this process's memory only (its authentication token is a
+  secret) for the next attempt to continue it (``resume_login``) instead of starting over.
 """
 import contextlib
 import json
+import threading
+import time
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -24,6 +31,30 @@ from ..ksef import errors as ksef_errors
 from ..ksef import nip as ksef_nip
 from ..tools import emulator_service, ksef_i18n, vault
 from .l10n_pl_ksef_config import ACCESS_MARGIN, _naive
+
+#: logins KSeF was still checking: (database, key) -> (PendingLogin, monotonic time). In memory
+#: only; another worker simply logs in anew.
+_PENDING_LOGINS = {}
+_PENDING_LOCK = threading.Lock()
+PENDING_LOGIN_TTL = 300
+#: seconds a login pauses (once) for KSeF to finish checking it
+AUTH_GRACE = 1.0
+
+
+def pending_login(dbname, key, pending=None, drop=False):
+    """Get (or with ``pending`` keep, with ``drop`` forget) a login KSeF was still checking."""
+    with _PENDING_LOCK:
+        now = time.monotonic()
+        for old in [k for k, (_p, at) in _PENDING_LOGINS.items() if now - at > PENDING_LOGIN_TTL]:
+            del _PENDING_LOGINS[old]
+        if drop:
+            _PENDING_LOGINS.pop((dbname, key), None)
+            return None
+        if pending is not None:
+            _PENDING_LOGINS[(dbname, key)] = (pending, now)
+            return pending
+        found = _PENDING_LOGINS.get((dbname, key))
+        return found[0] if found else None
 
 
 class L10nPlKsefConfig(models.Model):
@@ -95,7 +126,7 @@ class L10nPlKsefConfig(models.Model):
             timeout = float(timeout)
         except ValueError:
             timeout = 30.0
-        return {"timeout": timeout, "max_retry_after": 0}
+        return {"timeout": timeout, "max_retry_after": 0, "auth_grace": AUTH_GRACE}
 
     def _l10n_pl_ksef_new_client(self, environment=None):
         from ..ksef.client import KSeFClient
@@ -103,8 +134,40 @@ class L10nPlKsefConfig(models.Model):
         return KSeFClient(self._l10n_pl_ksef_api_target(environment), **self._l10n_pl_ksef_client_kwargs())
 
     def _l10n_pl_ksef_login(self, client, nip):
-        """Authenticate ``client`` with the stored credential."""
+        """Authenticate ``client`` with the stored credential, continuing a login KSeF was still
+        checking (``KSeFAuthPending``) rather than starting another one."""
         self.ensure_one()
+        key = ("config", self.id, self.environment, self.auth_method, nip)
+        with self._l10n_pl_ksef_pending_login(key, client) as resumed:
+            if resumed:
+                return
+            self._l10n_pl_ksef_login_anew(client, nip)
+
+    @contextlib.contextmanager
+    def _l10n_pl_ksef_pending_login(self, key, client):
+        """``with ... as resumed:`` continues the pending login of ``key`` when there is one
+        (``resumed`` True once it worked); a login started inside the block that KSeF is still
+        checking is kept for the next attempt."""
+        dbname = self.env.cr.dbname
+        pending = pending_login(dbname, key)
+        if pending is not None:
+            try:
+                client.resume_login(pending)
+            except ksef_errors.KSeFAuthPending:
+                raise
+            except ksef_errors.KSeFError:
+                pending_login(dbname, key, drop=True)    # failed or expired: log in anew
+            else:
+                pending_login(dbname, key, drop=True)
+                yield True
+                return
+        try:
+            yield False
+        except ksef_errors.KSeFAuthPending as exc:
+            pending_login(dbname, key, pending=exc.pending)
+            raise
+
+    def _l10n_pl_ksef_login_anew(self, client, nip):
         if self.auth_method == "token":
             token = self._l10n_pl_ksef_secret("token_encrypted").decode()
             if not token:
@@ -173,6 +236,9 @@ class L10nPlKsefConfig(models.Model):
                         ksef_errors.KSeFForbidden, ksef_errors.KSeFAuthError):
                     client.tokens = None  # refresh token revoked or expired: log in again
             self._l10n_pl_ksef_login(client, nip)
+        except ksef_errors.KSeFAuthPending:
+            client.close()
+            raise                               # nothing failed: KSeF is still checking
         except ksef_errors.KSeFError as exc:
             self.sudo().write({"state": "error", "last_error": ksef_i18n.error_message(self.env, exc)})
             raise

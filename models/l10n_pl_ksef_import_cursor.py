@@ -463,6 +463,14 @@ class L10nPlKsefImportCursor(models.Model):
             with self._l10n_pl_ksef_client_for_run(client) as active:
                 state, message = self._l10n_pl_ksef_fetch_and_store(active, Move, run, responsible,
                                                                     totals)
+        except ksef_errors.KSeFAuthPending as exc:
+            # KSeF is still checking the login; nothing was downloaded: a few seconds, not the
+            # minimum interval between downloads
+            when = fields.Datetime.now() + timedelta(seconds=5)
+            self.write({"next_run_after": when})
+            self._l10n_pl_ksef_trigger_cron(when)
+            state = "waiting"
+            message = ksef_i18n.error_message(self.env, exc)
         except ksef_errors.KSeFRateLimited as exc:
             wait = int(exc.retry_after or 60)
             when = fields.Datetime.now() + timedelta(seconds=wait)

@@ -214,6 +214,13 @@ class L10nPlKsefSubmission(models.Model):
                     self._send(client, company, queued)
             # KSeF answered every request: an unavailability Odoo recorded by itself is over
             self.env["l10n_pl_ksef.outage"]._l10n_pl_ksef_end_automatic(company)
+        except ksef_errors.KSeFAuthPending as exc:
+            # KSeF is still checking the login: nothing failed, nothing was sent; a few seconds
+            message = ksef_i18n.error_message(self.env, exc)
+            if interactive:
+                raise UserError(message) from exc
+            self._trigger_cron(5)
+            self._note(todo.filtered(lambda m: m.l10n_pl_ksef_state == "queued"), message)
         except ksef_errors.KSeFRateLimited as exc:
             wait = int(exc.retry_after or 60)
             _logger.info("KSeF: rate limited for %s, next attempt in %s s", company.name, wait)

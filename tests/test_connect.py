@@ -1,4 +1,5 @@
 import os
+import time
 from datetime import date, datetime, timedelta, timezone
 
 from odoo.exceptions import UserError
@@ -33,6 +34,25 @@ class TestKsefConnect(KsefTestCommon):
         wizard_rows = self.env["l10n_pl_ksef.connect.wizard"].sudo().search(
             [("config_id", "=", config.id)])
         self.assertFalse(wizard_rows.token_vault)
+
+    def test_connect_while_ksef_is_still_checking_the_login(self):
+        """The wizard pauses once, then says to click again; the second click continues the
+        same login (no second token login), and only then the credential is stored."""
+        emu = self.emulator
+        self.addCleanup(setattr, emu, "auth_delay", emu.auth_delay)
+        emu.auth_delay = 2.5
+        emu.reset_counters()
+        token = emu.make_ksef_token(TEST_NIP)
+        wizard = self.wizard(token=token)
+        with self.assertRaises(UserError) as caught:
+            wizard.action_l10n_pl_ksef_connect()
+        self.assertIn("still checking the login", str(caught.exception))
+        self.assertEqual(self.config.state, "not_connected")
+        self.assertFalse(self.raw_row()["token_encrypted"])
+        time.sleep(2.0)
+        self.wizard(token=token).action_l10n_pl_ksef_connect()
+        self.assertEqual(self.config.state, "connected")
+        self.assertEqual(emu.counters.get("POST /auth/ksef-token"), 1)
 
     def test_wizard_secrets_are_write_only(self):
         token = self.emulator.make_ksef_token(TEST_NIP)

@@ -1,3 +1,4 @@
+import time
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
@@ -55,6 +56,40 @@ class TestKsefSend(KsefSendCommon):
         move.action_l10n_pl_ksef_send()
         self.cron()
         self.assertAcceptedOnce(move)
+
+    def test_login_still_checked_by_ksef_is_continued_not_waited_for(self):
+        """KSeF takes its time to check a login: the button pauses once, then says to try again
+        (nothing half-done); the next click continues the same login; the cron reschedules."""
+        emu = self.emulator
+        self.addCleanup(setattr, emu, "auth_delay", emu.auth_delay)
+        self.config.sudo().session_encrypted = False          # a new login is needed
+        emu.auth_delay = 2.5
+        emu.reset_counters()
+        move = self.make_invoice()
+        started = time.monotonic()
+        with self.assertRaises(UserError) as caught:
+            move.with_user(self.accountant).action_l10n_pl_ksef_send()
+        self.assertLess(time.monotonic() - started, 2.4, "one pause of about a second at most")
+        self.assertIn("still checking the login", str(caught.exception))
+        self.assertEqual(emu.counters.get("POST /auth/ksef-token"), 1)
+        time.sleep(2.0)                                       # the test waits, not Odoo
+        move.with_user(self.accountant).action_l10n_pl_ksef_send()
+        self.assertAcceptedOnce(move)
+        self.assertEqual(emu.counters.get("POST /auth/ksef-token"), 1, "the login was continued")
+        # the cron: noted on the invoice and rescheduled in seconds, then sent
+        self.config.sudo().session_encrypted = False
+        other = self.make_invoice()
+        other._l10n_pl_ksef_enqueue()
+        cron = self.env.ref("l10n_pl_ksef.ir_cron_l10n_pl_ksef_send")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        self.cron()
+        self.assertEqual(other.l10n_pl_ksef_state, "queued")
+        self.assertIn("still checking the login", other.l10n_pl_ksef_message or "")
+        self.assertGreater(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]),
+                           triggers)
+        time.sleep(2.6)
+        self.cron()
+        self.assertAcceptedOnce(other)
 
     def test_accepted_cannot_be_reset_or_cancelled(self):
         move = self.make_invoice()

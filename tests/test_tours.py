@@ -9,7 +9,9 @@ from odoo.tests import common as odoo_test_common
 
 from .common import TEST_NIP, KsefTestCommon
 from .payment_common import KsefPaymentCommon
+from .send_common import KsefSendCommon
 from .test_payment_matching import KsefMatchingCommon
+from .time_guard import KsefTimeGuard
 
 
 @tagged("post_install", "-at_install", "post_install_l10n")
@@ -51,7 +53,7 @@ class TestKsefTours(KsefTestCommon, HttpCase):
         self.assertEqual(len(bills), 3)
 
 
-class KsefTourMixin(HttpCase):
+class KsefTourMixin(KsefTimeGuard, HttpCase):
     """Odoo skips a tour whose Chromium is slow to start; wait up to 60 s (see TestKsefTours)."""
 
     @classmethod
@@ -119,3 +121,18 @@ class TestKsefMatchingTour(KsefMatchingCommon, KsefTourMixin):
                         login=bookkeeper.login)
         self.assertTrue(line.is_reconciled)
         self.assertEqual(move.payment_state, "paid")
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefSendTour(KsefSendCommon, KsefTourMixin):
+
+    def test_send_from_the_invoice_button(self):
+        self.assertEqual(TEST_NIP, "5265877635")          # the tour looks for it
+        self.connect_token()
+        move = self.make_invoice()
+        self.assertEqual(move.l10n_pl_ksef_status, "not_sent")
+        action = self.env.ref("account.action_move_out_invoice_type")
+        self.start_tour("/odoo/action-%s/%s" % (action.id, move.id),
+                        "l10n_pl_ksef_send_invoice_button", login=self.accountant.login)
+        self.assertEqual(move.l10n_pl_ksef_state, "accepted", move.l10n_pl_ksef_message)
+        self.assertEqual(move.l10n_pl_ksef_status, "accepted")

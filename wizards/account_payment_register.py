@@ -148,7 +148,9 @@ class AccountPaymentRegister(models.TransientModel):
     def _l10n_pl_ksef_failure_text(self, bills, exc):
         _ = self.env._
         reason = failure_message(self.env, exc)
-        if isinstance(exc, (ksef_errors.KSeFTransportError, ksef_errors.KSeFServerError)):
+        if isinstance(exc, ksef_errors.KSeFAuthPending):
+            what = _("KSeF was still checking the login and gave no collective identifier yet")
+        elif isinstance(exc, (ksef_errors.KSeFTransportError, ksef_errors.KSeFServerError)):
             what = _("KSeF could not be reached to get a collective identifier")
         elif isinstance(exc, ksef_errors.KSeFRateLimited):
             what = _("KSeF is limiting requests and gave no collective identifier now")

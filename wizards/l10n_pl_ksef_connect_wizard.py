@@ -6,6 +6,7 @@ saves the wizard, so no plain secret is ever written to the database, not
 even in this transient table.
 """
 import base64
+import hashlib
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -176,13 +177,21 @@ class L10nPlKsefConnectWizard(models.TransientModel):
         """Authenticate with the given credential; store it only when it works."""
         config = self.config_id
         action = self.env._("Connecting to KSeF")
+        secret = kwargs.get("token") or kwargs.get("cert_bytes") or b""
+        key = ("wizard", config.id, environment, method, nip,
+               hashlib.sha256(secret.encode() if isinstance(secret, str) else secret).hexdigest())
         with config._l10n_pl_ksef_client(environment, login=False) as client:
             try:
-                if method == "token":
-                    client.authenticate_with_token(nip, kwargs["token"])
-                else:
-                    client.authenticate_with_certificate(nip, kwargs["cert_bytes"], kwargs["key_bytes"],
-                                                         kwargs.get("key_password") or None)
+                # a login KSeF was still checking at the previous click is continued
+                with config._l10n_pl_ksef_pending_login(key, client) as resumed:
+                    if resumed:
+                        pass
+                    elif method == "token":
+                        client.authenticate_with_token(nip, kwargs["token"])
+                    else:
+                        client.authenticate_with_certificate(
+                            nip, kwargs["cert_bytes"], kwargs["key_bytes"],
+                            kwargs.get("key_password") or None)
             except ksef_errors.KSeFError as exc:
                 config._l10n_pl_ksef_raise_user_error(exc, action=action)
             config._l10n_pl_ksef_store_connection(environment, method, nip, client, **kwargs)

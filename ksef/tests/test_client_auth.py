@@ -1,12 +1,13 @@
 """Authentication against the emulator: KSeF token, XAdES certificate, refresh, logout, bad input."""
 import datetime as dt
 import secrets
+import time
 
 import pytest
 
 from ksef import certs, errors
 from ksef.nip import make_nip
-from ksef.tests.client_support import SELLER_NIP, ClientFactory, count
+from ksef.tests.client_support import SELLER_NIP, ClientFactory, count, make_client
 
 OTHER_NIP = make_nip("526000125") or make_nip("526000126")
 REFRESH = "/auth/token/refresh"
@@ -146,3 +147,34 @@ def test_public_key_refreshed_once_on_unknown_key_id(emulator, connect):
     client.authenticate_with_token(SELLER_NIP, emulator.make_ksef_token(SELLER_NIP))
     assert count(emulator, "GET", "/security/public-key-certificates") == 1
     assert count(emulator, "POST", "/auth/ksef-token") == 2
+
+
+def test_login_with_grace_pauses_once_then_resumes(emulator, openapi_check):
+    """auth_grace: look, one pause, look; KSeF still checking -> KSeFAuthPending (no loop);
+    resume_login finishes it later without a new login."""
+    saved, emulator.auth_delay = emulator.auth_delay, 1.0
+    try:
+        client = make_client(emulator.url, openapi_check)
+        client.auth_grace = 0.1
+        slept = []
+        client.sleep = slept.append
+        nip = "5265877635"
+        with pytest.raises(errors.KSeFAuthPending) as caught:
+            client.authenticate_with_token(nip, emulator.make_ksef_token(nip))
+        assert slept == [0.1], "exactly one pause"
+        pending = caught.value.pending
+        assert pending.nip == nip and pending.authentication_token not in repr(pending)
+        assert client.tokens is None
+        time.sleep(1.0)                                   # the test waits, not the client
+        tokens = client.resume_login(pending)
+        assert tokens.access_token and client.nip == nip
+        assert slept == [0.1]
+        # a login KSeF has already checked needs no pause at all
+        emulator.auth_delay = 0.0
+        other = make_client(emulator.url, openapi_check)
+        other.auth_grace = 5.0
+        other.sleep = slept.append
+        other.authenticate_with_token(nip, emulator.make_ksef_token(nip))
+        assert other.tokens and slept == [0.1]
+    finally:
+        emulator.auth_delay = saved

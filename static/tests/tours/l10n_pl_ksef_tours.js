@@ -60,6 +60,8 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_import_from_bills_list", {
 // the vendors' NIPs of tests/payment_common.py: their KSeF numbers start with them
 const ALFA_NIP = "7770001111";
 const BETA_NIP = "7770002228";
+// the NIP of the test company (tests/common.py TEST_NIP): our KSeF numbers start with it
+const SELLER_NIP = "5265877635";
 
 registry.category("web_tour.tours").add("l10n_pl_ksef_pay_one_bill", {
     steps: () => [
@@ -179,6 +181,33 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_match_statement_line", {
         {
             content: "The reconciled line leaves the list of lines to reconcile",
             trigger: ".o_list_view:not(:has(.o_data_row:contains('Przelew za fakture')))",
+        },
+    ],
+});
+
+/* --- sending an invoice from its own button ---------------------------------------------- */
+registry.category("web_tour.tours").add("l10n_pl_ksef_send_invoice_button", {
+    steps: () => [
+        {
+            content: "A confirmed invoice not sent yet says so",
+            trigger: ".o_form_view .o_field_widget[name='l10n_pl_ksef_status']:contains('Not sent')",
+        },
+        {
+            content: "Send it to KSeF",
+            trigger: ".o_form_view .o_statusbar_buttons button[name='action_l10n_pl_ksef_send']",
+            run: "click",
+        },
+        {
+            content: "KSeF accepted it",
+            trigger: ".o_form_view .o_field_widget[name='l10n_pl_ksef_status']:contains('Accepted')",
+        },
+        {
+            content: "The KSeF number is on the invoice",
+            trigger: `.o_form_view .o_field_widget[name='l10n_pl_ksef_number']:contains('${SELLER_NIP}-')`,
+        },
+        {
+            content: "The send button is gone (never twice)",
+            trigger: ".o_form_view .o_statusbar_buttons:not(:has(button[name='action_l10n_pl_ksef_send']))",
         },
     ],
 });
