@@ -31,7 +31,7 @@ from .records import (
     utcnow,
 )
 from .sessions import OnlineSession, pick_best
-from .transport import Transport
+from .transport import Transport, TransportOwner
 
 _logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class PendingEnrollment:
         return ((now or utcnow()) - self.started_at).total_seconds()
 
 
-class KSeFClient:
+class KSeFClient(TransportOwner):
     """One KSeF API connection for one company context (NIP)."""
 
     def __init__(self, environment, timeout=(5, 30), session=None, max_retries=3,
@@ -670,32 +670,17 @@ class KSeFClient:
                                    cert_type="Offline"):
         """Generate a key + CSR, enroll, wait, retrieve -> (certificate_der, private_key).
 
-        Needs a login with a signature/certificate (KSeF refuses enrollment for token logins).
-        The private key never leaves this process; store it encrypted.
+        Waits (polls) for KSeF: for scripts; a server worker uses begin_certificate_enrollment /
+        poll_certificate_enrollment. Needs a login with a signature/certificate (KSeF refuses
+        enrollment for token logins). The private key never leaves this process; store it
+        encrypted.
         """
         from . import certs
-        data = self.get_enrollment_data()
-        private_key = certs.new_private_key(key_type)
-        csr_der = certs.make_csr(data, private_key)
-        reference = self.enroll_certificate(name, cert_type, crypto.b64encode(csr_der), valid_from)
-        status = self.wait_for_enrollment(reference, timeout=timeout)
-        found = self.retrieve_certificates([status.certificate_serial_number])
-        if not found:
-            raise errors.KSeFServerError(_(
-                "KSeF issued certificate %(serial)s but did not return it. Retrieve it later by its "
-                "serial number."), params={"serial": status.certificate_serial_number},
-                serial_number=status.certificate_serial_number)
-        return found[0].certificate_der, private_key
+        pending = self.begin_certificate_enrollment(name, cert_type, key_type, valid_from)
+        self.wait_for_enrollment(pending.reference_number, timeout=timeout)
+        return (self.poll_certificate_enrollment(pending),
+                certs.load_private_key(pending.private_key_pem))
 
-    # --- misc ------------------------------------------------------------------------------------
-    def close(self):
-        self.transport.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 __all__ = ["KSeFClient", "PendingEnrollment", "OnlineSession", "AuthTokens", "InvoiceStatus", "SessionStatus",

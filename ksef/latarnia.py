@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from . import errors
 from .i18n import _
 from .records import parse_datetime
-from .transport import Transport
+from .transport import Transport, TransportOwner
 
 _logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def outage_events(messages):
     return sorted(events, key=lambda event: (event.start, event.event_id))
 
 
-class LatarniaClient:
+class LatarniaClient(TransportOwner):
     """The availability service of one environment, through the one transport (timeouts,
     retries); no token is ever sent to it."""
 
@@ -138,15 +138,6 @@ class LatarniaClient:
             _logger.warning("KSeF availability service: %d message(s) not readable, skipped",
                             skipped)
         return [item for item in parsed if item is not None]
-
-    def close(self):
-        self.transport.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 __all__ = ["Message", "Status", "OutageEvent", "LatarniaClient", "outage_events", "STATUSES",

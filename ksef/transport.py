@@ -387,3 +387,16 @@ class Transport:
 
     def close(self):
         self.session.close()
+
+
+class TransportOwner:
+    """``close()`` and the with-statement for objects that own a Transport (``self.transport``)."""
+
+    def close(self):
+        self.transport.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
