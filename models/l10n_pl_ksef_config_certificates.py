@@ -166,7 +166,8 @@ class L10nPlKsefConfig(models.Model):
                           "button) or upload one obtained in the KSeF application.",
                           reference=reference, reason=reason)
         self.sudo().write({"offline_enroll_message": note})
-        self.sudo().message_post(body="%s. %s" % (summary, note))
+        self.sudo().message_post(body=self.env._("%(summary)s. %(note)s", summary=summary,
+                                                 note=note))
         users = self._l10n_pl_ksef_manager_users()
         if users:
             activity_type = self.env.ref("mail.mail_activity_data_warning", raise_if_not_found=False)

@@ -16,6 +16,7 @@ import random
 from decimal import ROUND_HALF_UP, Decimal
 from unittest.mock import patch
 
+from odoo.addons.account.models.account_tax import AccountTax as OdooAccountTax
 from odoo.tests import tagged
 
 from ..ksef.fa3 import codes as fa3_codes
@@ -169,12 +170,10 @@ class TestKsefFa3Amounts(KsefSendCommon):
     def test_vat_booked_in_pln_before_install_is_flagged(self):
         """An invoice whose PLN VAT was booked otherwise (confirmed before the module) is not
         sent with amounts that disagree: Odoo says how to fix it, and reposting fixes it."""
-        ours = type(self.env["account.tax"])
-
         def odoo_alone(tax_model, base_lines, company, mode="mixed"):
-            return super(AccountTax, tax_model)._round_tax_details_tax_amounts(
-                base_lines, company, mode=mode)
-        with patch.object(ours, "_round_tax_details_tax_amounts", odoo_alone):
+            return OdooAccountTax._round_tax_details_tax_amounts(tax_model, base_lines, company,
+                                                                 mode=mode)
+        with patch.object(AccountTax, "_round_tax_details_tax_amounts", odoo_alone):
             move = self.make_invoice([(100.03, 1, "23")], partner=self.eu_buyer,
                                      currency_id=self.eur.id)
         tax_line = move.line_ids.filtered(lambda line: line.display_type == "tax")
