@@ -3,6 +3,7 @@
 Low-level steps working on a ``Transport``; ``ksef.client.KSeFClient`` strings
 them together and keeps the tokens.
 """
+import re
 import time
 from dataclasses import dataclass
 
@@ -49,6 +50,31 @@ def get_challenge(transport):
     response = transport.request("POST", "/auth/challenge",
                                  operation="KSeF authentication challenge")
     return response.json()
+
+
+_TOKEN_RE = re.compile(r"^(?P<reference>[0-9A-Za-z-]{10,64})\|(?P<context>[A-Za-z]+-[0-9A-Za-z-]+)"
+                       r"\|(?P<secret>[0-9A-Fa-f]{32,128})$")
+
+
+def check_token_format(ksef_token, nip=None):
+    """Refuse, before contacting KSeF, what cannot be a KSeF token: KSeF tokens have three parts
+    separated by "|" (reference | context, e.g. nip-5265877635 | hexadecimal secret). A token
+    made in the context of another NIP is refused with both NIPs named. Returns the token."""
+    token = (ksef_token or "").strip()
+    match = _TOKEN_RE.match(token)
+    if not match:
+        raise errors.KSeFConfigError(_(
+            "This is not a KSeF token: a KSeF token has three parts separated by \"|\" (its "
+            "reference, the context such as nip-1234567890, and a long hexadecimal secret), "
+            "about 100 characters in all. Copy the whole token again from the KSeF application "
+            "(it is shown only once; if it is lost, generate a new one)."))
+    context = match.group("context")
+    if nip and context.lower().startswith("nip-") and context[4:] != nip:
+        raise errors.KSeFConfigError(_(
+            "This KSeF token was generated for NIP %(token_nip)s, but the company's NIP is "
+            "%(nip)s. Generate a token in the context of NIP %(nip)s, or check the company's "
+            "tax ID."), params={"token_nip": context[4:], "nip": nip})
+    return token
 
 
 def encrypt_ksef_token(ksef_token, timestamp_ms, public_key):

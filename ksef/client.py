@@ -149,6 +149,7 @@ class KSeFClient(TransportOwner):
             raise errors.KSeFConfigError(_(
                 "The KSeF token is missing. Generate a token in the KSeF taxpayer application "
                 "(permissions InvoiceWrite and InvoiceRead) and enter it."))
+        ksef_token = auth.check_token_format(ksef_token, nip)
         reference, auth_token = auth.init_token_auth(self.transport, self.key_store, nip, ksef_token,
                                                      context_type)
         self._finish_login(nip, reference, auth_token)

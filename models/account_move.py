@@ -180,6 +180,9 @@ class AccountMove(models.Model):
              "company connected to KSeF that has not been sent yet.")
     l10n_pl_ksef_enabled = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
     l10n_pl_ksef_show_send = fields.Boolean(compute="_compute_l10n_pl_ksef_enabled")
+    l10n_pl_ksef_can_issue_offline = fields.Boolean(
+        "Can be issued offline", compute="_compute_l10n_pl_ksef_enabled",
+        help="Offline issuing is offered only with a usable Offline certificate (it signs KOD II).")
 
     # ------------------------------------------------------------------ computes
     @api.depends("l10n_pl_ksef_state", "state", "move_type", "company_id")
@@ -198,6 +201,9 @@ class AccountMove(models.Model):
             move.l10n_pl_ksef_enabled = enabled
             move.l10n_pl_ksef_show_send = (enabled and move.state == "posted"
                                            and move.l10n_pl_ksef_state in (False, "rejected"))
+            move.l10n_pl_ksef_can_issue_offline = (
+                move.l10n_pl_ksef_show_send and not move.l10n_pl_ksef_state
+                and not move._l10n_pl_ksef_offline_problems())
             move.l10n_pl_ksef_can_correct = enabled and move._l10n_pl_ksef_technically_rejected()
 
     def _l10n_pl_ksef_technically_rejected(self):
@@ -245,8 +251,7 @@ class AccountMove(models.Model):
 
     # ------------------------------------------------------------------ protections
     def _l10n_pl_ksef_check_locked(self, what):
-        locked = self.filtered(lambda m: m.l10n_pl_ksef_state in ("sent", "accepted") or (
-            m.l10n_pl_ksef_state == "queued" and m.l10n_pl_ksef_mode in OFFLINE_MODES))
+        locked = self.filtered(lambda m: m._l10n_pl_ksef_is_locked())
         if locked:
             raise UserError(self.env._(
                 "%(what)s is not possible for %(names)s: the invoice has been issued in KSeF "
@@ -264,12 +269,19 @@ class AccountMove(models.Model):
         self._l10n_pl_ksef_check_locked(self.env._("Cancelling"))
         return super().button_cancel()
 
-    @api.depends("l10n_pl_ksef_state")
+    def _l10n_pl_ksef_is_locked(self):
+        """Issued in KSeF, being sent, or issued offline (it exists with its QR codes): it cannot
+        be reset, changed or cancelled; a correction invoice is the way."""
+        self.ensure_one()
+        return self.l10n_pl_ksef_state in ("sent", "accepted") or (
+            self.l10n_pl_ksef_state == "queued" and self.l10n_pl_ksef_mode in OFFLINE_MODES)
+
+    @api.depends("l10n_pl_ksef_state", "l10n_pl_ksef_mode")
     def _compute_show_reset_to_draft_button(self):
         res = super()._compute_show_reset_to_draft_button()
         for move in self:
-            if move.l10n_pl_ksef_state in ("sent", "accepted"):
-                move.show_reset_to_draft_button = False
+            if move._l10n_pl_ksef_is_locked():
+                move.show_reset_to_draft_button = False     # the same rule button_draft applies
         return res
 
     def _l10n_pl_ksef_clear(self):

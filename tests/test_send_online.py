@@ -4,6 +4,7 @@ from unittest.mock import patch
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from ..ksef import certs as ksef_certs
 from ..ksef import errors as ksef_errors
 from ..ksef.ksef_number import is_valid_ksef_number
 from ..ksef.sessions import OnlineSession
@@ -90,6 +91,28 @@ class TestKsefSend(KsefSendCommon):
         time.sleep(2.6)
         self.cron()
         self.assertAcceptedOnce(other)
+
+    def test_buttons_that_would_only_refuse_are_not_shown(self):
+        """"Issue offline (KSeF)" needs a usable Offline certificate; "Reset to Draft" is not
+        offered on an invoice issued offline (the same rule the button applies)."""
+        move = self.make_invoice()
+        self.assertTrue(move.l10n_pl_ksef_show_send)
+        self.assertFalse(move.l10n_pl_ksef_can_issue_offline)
+        test_cert = self.make_cert(cert_type=ksef_certs.OFFLINE, password="haslo-123")  # noqa: S106
+        credentials = ksef_certs.load_credentials(test_cert.cert_pem, test_cert.key_pem,
+                                                  "haslo-123", expected_type=ksef_certs.OFFLINE)
+        self.config._l10n_pl_ksef_store_offline_certificate(credentials, "offline",
+                                                            test_cert.key_pem, "haslo-123")
+        move.invalidate_recordset()
+        self.assertTrue(move.l10n_pl_ksef_can_issue_offline)
+        self.assertTrue(move.show_reset_to_draft_button)
+        with patch.object(type(self.env["ir.cron"]), "_trigger"):   # no send in this test
+            move.action_l10n_pl_ksef_issue_offline()
+        self.assertEqual((move.l10n_pl_ksef_state, move.l10n_pl_ksef_mode), ("queued", "offline24"))
+        self.assertFalse(move.show_reset_to_draft_button)
+        self.assertFalse(move.l10n_pl_ksef_can_issue_offline)
+        with self.assertRaises(UserError):
+            move.button_draft()
 
     def test_accepted_cannot_be_reset_or_cancelled(self):
         move = self.make_invoice()

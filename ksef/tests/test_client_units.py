@@ -268,3 +268,20 @@ def test_odoo_date_helpers():
     assert from_iso(to_iso(aware)) == aware and from_iso("") is None
     assert from_iso("2025-10-01T12:00:00").tzinfo is timezone.utc
     assert naive_utc(aware) == datetime(2025, 10, 1, 12, 0, 0) and naive_utc(None) is False
+
+
+def test_token_format_checked_before_any_request():
+    client = KSeFClient("http://127.0.0.1:9/v2", max_retries=0)   # nothing listens there
+    nip = "5265877635"
+    for bad in ("whatever", "abc|def", "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-%s|xyz" % nip,
+                "ey.JWT.like-this", "20251010-EC-1DCE3E3000-12ECB5B36E-45 nip-%s %s" % (nip, "a" * 64)):
+        with pytest.raises(errors.KSeFConfigError) as info:
+            client.authenticate_with_token(nip, bad)
+        assert "three parts" in info.value.message, bad
+    other = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-7770001111|%s" % ("ab" * 32)
+    with pytest.raises(errors.KSeFConfigError) as info:
+        client.authenticate_with_token(nip, other)
+    assert "7770001111" in info.value.message and nip in info.value.message
+    from ksef.auth import check_token_format
+    good = "20251010-EC-1DCE3E3000-12ECB5B36E-45|internalId-%s-12345|%s" % (nip, "9f" * 32)
+    assert check_token_format("  %s\n" % good, nip) == good
