@@ -62,6 +62,8 @@ EXPORT_MAX_AGE = timedelta(hours=1)
 #: seconds between looks at an export KSeF is preparing, by how long it has been waiting
 EXPORT_POLL_STEPS = ((30, 5), (120, 15), (600, 30))
 EXPORT_POLL_MAX = 60
+#: seconds of a cron run's time budget kept for the company in progress
+CRON_TIME_RESERVE = 300
 
 
 def _in_test():
@@ -187,7 +189,14 @@ class L10nPlKsefImportCursor(models.Model):
     def _cron_l10n_pl_ksef_import(self):
         """Scheduled import for every company connected to KSeF."""
         configs = self.env["l10n_pl_ksef.config"].sudo().search([("state", "!=", "not_connected")])
-        for company in configs.company_id:
+        companies = configs.company_id
+        for index, company in enumerate(companies):
+            if index and not _in_test():
+                # each company is a step of the run: committed, and near the end of the run's
+                # time budget Odoo runs the cron again for the companies left
+                if self.env["ir.cron"]._commit_progress(1, remaining=len(companies) - index) \
+                        < CRON_TIME_RESERVE:
+                    break
             cursors = self.sudo().search([("company_id", "=", company.id)])
             if not cursors:
                 cursors = self._l10n_pl_ksef_get(company)

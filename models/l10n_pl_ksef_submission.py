@@ -44,6 +44,11 @@ class KsefFault(Exception):
     """Raised by the test fault hook to simulate a worker killed between two steps."""
 
 
+#: seconds of a cron run's time budget kept for the step in progress: below it, the run stops
+#: after the current company and Odoo runs the cron again for the rest
+CRON_TIME_RESERVE = 120
+
+
 class L10nPlKsefSubmission(models.Model):
     _name = "l10n_pl_ksef.submission"
     _description = "KSeF sending session"
@@ -150,7 +155,14 @@ class L10nPlKsefSubmission(models.Model):
     @api.model
     def _cron_process(self):
         moves = self.env["account.move"].search([("l10n_pl_ksef_state", "in", ("queued", "sent"))])
-        for company in moves.company_id:
+        companies = moves.company_id
+        for index, company in enumerate(companies):
+            if index and self._can_commit():
+                # office scale: each company is its own step of the cron run; near the end of
+                # the run's time budget Odoo runs the cron again for the companies left
+                if self.env["ir.cron"]._commit_progress(1, remaining=len(companies) - index) \
+                        < CRON_TIME_RESERVE:
+                    break
             if not company._l10n_pl_ksef_is_connected():
                 continue
             with self._queue_lock(company) as locked:

@@ -45,8 +45,19 @@ def test_wrong_token_is_refused_with_advice(emulator, connect):
 def test_token_of_another_company_is_refused(emulator, connect):
     client = connect(login=False)
     foreign = emulator.make_ksef_token(OTHER_NIP)
-    with pytest.raises(errors.KSeFAuthError) as info:
+    # our client names both NIPs before contacting KSeF
+    emulator.reset_counters()
+    with pytest.raises(errors.KSeFConfigError) as info:
         client.authenticate_with_token(SELLER_NIP, foreign)
+    assert OTHER_NIP in info.value.message and SELLER_NIP in info.value.message
+    assert not emulator.counters.get("POST /auth/ksef-token")
+    # and KSeF (the emulator) refuses it as well when it does get it
+    from ksef import auth
+    reference, auth_token = auth.init_token_auth(client.transport, client.key_store, SELLER_NIP,
+                                                 foreign)
+    with pytest.raises(errors.KSeFAuthError) as info:
+        auth.wait_for_auth(client.transport, reference, auth_token, SELLER_NIP, timeout=10,
+                           sleep=lambda seconds: None)
     assert info.value.status_code in (415, 450)
     assert "KSeF" in info.value.message and "again" in info.value.message
 
