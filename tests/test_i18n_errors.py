@@ -1,12 +1,15 @@
 """Messages of the KSeF core reach Polish users in Polish (template + params, see
 tools/ksef_i18n.py), through the same wizard the users connect with."""
+from datetime import datetime, timedelta, timezone
+
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from ..ksef import certs as ksef_certs
 from ..ksef import errors as ksef_errors
 from ..ksef import nip as ksef_nip
 from ..tools import ksef_i18n, vault
-from .common import WRONG_PASSWORD, KsefTestCommon, b64
+from .common import KEY_PASSWORD, TEST_NIP, WRONG_PASSWORD, KsefTestCommon, b64
 
 
 @tagged("post_install", "-at_install")
@@ -107,3 +110,99 @@ class TestKsefI18nErrors(KsefTestCommon):
         self.assertIn("31.12.2026", config.warning_message)
         self.assertIn("przestają działać po dniu", config.warning_message)
         self.assertNotIn("2026-12-31", config.warning_message)
+
+
+@tagged("post_install", "-at_install")
+class TestKsefBadInputPolish(KsefTestCommon):
+    """The bad-input corpus as a Polish user meets it: each input refused with a clear Polish
+    message that says what to do, and nothing half-stored (no credential, no bill)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("pl_PL")
+        cls.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
+        cls.manager.lang = "pl_PL"
+
+    def refused(self, **vals):
+        wizard = self.wizard(**vals).with_context(lang="pl_PL")
+        with self.assertRaises(UserError) as caught:
+            wizard.action_l10n_pl_ksef_connect()
+        self.assertNothingStored()
+        self.assertEqual(self.config.state, "not_connected")
+        text = str(caught.exception)
+        self.assertNotIn("Traceback", text)
+        return text
+
+    def certificate(self, test_cert, password=KEY_PASSWORD):
+        return {"auth_method": "certificate", "auth_cert_file": b64(test_cert.cert_pem),
+                "auth_cert_filename": "ksef.crt", "auth_key_file": b64(test_cert.key_pem),
+                "auth_key_filename": "ksef.key", "auth_key_password": password}
+
+    def test_credentials(self):
+        self.emulator.reset_counters()
+        self.assertIn("To nie jest token KSeF", self.refused(token="skopiowane-zle"))  # noqa: S106
+        self.assertIn("To nie jest token KSeF", self.refused(
+            token="20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-%s|krotki" % TEST_NIP))
+        other = self.emulator.make_ksef_token("7770001111")
+        self.assertIn("wygenerowano dla NIP 7770001111", self.refused(token=other))
+        self.assertFalse(self.emulator.counters.get("POST /auth/ksef-token"),
+                         "refused before contacting KSeF")
+        unknown = "20260201-EC-0000000000-0000000000-00|nip-%s|%s" % (TEST_NIP, "0" * 64)
+        self.assertIn("KSeF", self.refused(token=unknown))
+        now = datetime.now(timezone.utc)
+        expired = self.make_cert(valid_from=now - timedelta(days=800),
+                                 valid_to=now - timedelta(days=1))
+        text = self.refused(**self.certificate(expired))
+        self.assertNotIn("expired", text.lower())
+        wrong_type = self.make_cert(cert_type=ksef_certs.OFFLINE)
+        text = self.refused(**self.certificate(wrong_type))
+        self.assertNotIn("certificate", text.lower())
+
+    def test_hostile_and_invalid_incoming_documents(self):
+        from .test_import_mapping import Document
+
+        deep = b"<Faktura>" + b"<a>" * 300 + b"</a>" * 300 + b"</Faktura>"
+        documents = {
+            "XXE": (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                    b"<Faktura>&x;</Faktura>"),
+            "laughs": (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+                       b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><Faktura>&b;</Faktura>'),
+            "deep": deep,
+            "oversize": b"<Faktura>" + b" " * (4 * 1024 * 1024) + b"</Faktura>",
+            "utf8": b'<?xml version="1.0" encoding="UTF-8"?><Faktura>\xff\xfe</Faktura>',
+            "xsd": (b'<?xml version="1.0" encoding="UTF-8"?><Faktura xmlns='
+                    b'"http://crd.gov.pl/wzor/2025/06/25/13775/"><Naglowek/></Faktura>'),
+        }
+        Move = self.env["account.move"].with_company(self.company).with_context(lang="pl_PL")
+        docs = [Document("%s-20260215-%012X-01" % (TEST_NIP, 0xBAD000 + i), xml)
+                for i, xml in enumerate(documents.values())]
+        stats = Move._l10n_pl_ksef_import_documents(self.company, docs)
+        self.assertEqual((stats["created_count"], stats["error_count"]), (0, len(docs)))
+        errors = self.env["l10n_pl_ksef.import.error"].search(
+            [("ksef_number", "in", [d.ksef_number for d in docs])])
+        self.assertEqual(len(errors), len(docs), "none is skipped")
+        english = ("refused", "is not", "invoice", "The ")
+        for error in errors:
+            self.assertFalse(any(word in error.message for word in english),
+                             "%s: %s" % (error.ksef_number, error.message))
+        self.assertFalse(self.env["account.move"].search(
+            [("l10n_pl_ksef_number", "in", [d.ksef_number for d in docs])]))
+
+    def test_archives(self):
+        import io
+        import zipfile
+
+        from ..ksef import sync as ksef_sync
+
+        pl = self.env(context={"lang": "pl_PL"})
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for number in range(20):                      # a zip bomb under each file's limit
+                archive.writestr("b%d.xml" % number, b"0" * 2_500_000)
+        for data in (buffer.getvalue(), b"PK\x03\x04 not a zip", b""):
+            with self.assertRaises(ksef_errors.KSeFError) as caught:
+                ksef_sync.read_package(data)
+            text = ksef_i18n.error_message(pl, caught.exception)
+            self.assertFalse(text.startswith("The "), text)
+            self.assertIn("paczka faktur KSeF", text)
