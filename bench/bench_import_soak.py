@@ -45,22 +45,14 @@ def main(argv=None):
     parser.add_argument("--nip", default="5265877635")
     args, odoo_args = parser.parse_known_args(argv)
 
-    try:
-        import odoo
-    except ImportError:
-        sys.path.insert(0, os.environ.get("ODOO_SOURCE", "/opt/odoo/odoo"))
-        import odoo
+    sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+    from odoo_boot import boot_registry, fresh_import_cursor, polish_company
+
+    odoo, registry, dbname = boot_registry(odoo_args)
     from odoo import api
-    from odoo.modules.registry import Registry
-    from odoo.tools import config
-
-    config.parse_config(odoo_args)
-    dbname = config["db_name"]
-    dbname = dbname[0] if isinstance(dbname, list) else dbname
-    registry = Registry(dbname)
-
     from odoo.addons.l10n_pl_ksef.ksef.client import KSeFClient
     from odoo.addons.l10n_pl_ksef.ksef.emulator import Emulator
+    from odoo.modules.registry import Registry
 
     rng = random.Random(args.seed)
     emulator = Emulator(rate_limits="off")
@@ -75,19 +67,10 @@ def main(argv=None):
 
     with registry.cursor() as cr:
         env = api.Environment(cr, odoo.SUPERUSER_ID, {})
-        company = env["res.company"].search([("name", "=", "KSeF import soak")], limit=1)
-        if not company:
-            company = env["res.company"].create({
-                "name": "KSeF import soak", "country_id": env.ref("base.pl").id,
-                "vat": "PL" + args.nip})
-            env["account.chart.template"].try_loading("pl", company, install_demo=False)
-        cursor = env["l10n_pl_ksef.import.cursor"]._l10n_pl_ksef_get(company)
-        start = odoo.fields.Datetime.now() - datetime.timedelta(minutes=5)
-        cursor.write({"start_date": start, "checkpoint": False, "boundary_numbers": False,
-                      "next_run_after": False})
+        company = polish_company(env, "KSeF import soak", args.nip)
+        cursor = fresh_import_cursor(
+            env, company, odoo.fields.Datetime.now() - datetime.timedelta(minutes=5))
         env["ir.config_parameter"].sudo().set_param("l10n_pl_ksef.import_commit_every", "25")
-        env["ir.config_parameter"].sudo().set_param(
-            "l10n_pl_ksef.import_max_increments_per_run", "1000")
         company_id, cursor_id = company.id, cursor.id
         cr.commit()
 

@@ -18,6 +18,7 @@ Needs the core's ``ksef.sync.fetch_increment`` and ``Emulator.seed_incoming_invo
 """
 import argparse
 import datetime
+import os
 import resource
 import sys
 import threading
@@ -33,16 +34,11 @@ def main(argv=None):
                         help="write a cProfile of the import runs to FILE (pstats format)")
     args, odoo_args = parser.parse_known_args(argv)
 
-    import odoo
+    sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+    from odoo_boot import boot_registry, fresh_import_cursor, polish_company
+
+    odoo, registry, _dbname = boot_registry(odoo_args)
     from odoo import api
-    from odoo.modules.registry import Registry
-    from odoo.tools import config
-
-    config.parse_config(odoo_args)
-    dbname = config["db_name"]
-    dbname = dbname[0] if isinstance(dbname, list) else dbname
-    registry = Registry(dbname)
-
     from odoo.addons.l10n_pl_ksef.ksef.client import KSeFClient
     from odoo.addons.l10n_pl_ksef.ksef.emulator import Emulator
 
@@ -67,20 +63,11 @@ def main(argv=None):
 
     with registry.cursor() as cr:
         env = api.Environment(cr, odoo.SUPERUSER_ID, {})
-        company = env["res.company"].search([("name", "=", "KSeF import bench")], limit=1)
-        if not company:
-            company = env["res.company"].create({
-                "name": "KSeF import bench", "country_id": env.ref("base.pl").id,
-                "vat": "PL" + args.nip})
-            env["account.chart.template"].try_loading("pl", company, install_demo=False)
-        cursor = env["l10n_pl_ksef.import.cursor"]._l10n_pl_ksef_get(company)
+        company = polish_company(env, "KSeF import bench", args.nip)
         # start just before the seeded invoices: an older start is served in 3-month
         # windows (one export each), which would spend the export budget on empty windows
-        start = odoo.fields.Datetime.now() - datetime.timedelta(hours=1)
-        cursor.write({"start_date": start, "checkpoint": False, "boundary_numbers": False,
-                      "next_run_after": False})
-        env["ir.config_parameter"].sudo().set_param(
-            "l10n_pl_ksef.import_max_increments_per_run", "1000")
+        cursor = fresh_import_cursor(
+            env, company, odoo.fields.Datetime.now() - datetime.timedelta(hours=1))
         company_id, cursor_id = company.id, cursor.id
         cr.commit()
 

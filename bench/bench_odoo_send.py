@@ -65,12 +65,10 @@ class ServerClock:
 
 
 def setup_company(env, nip, token):
-    company = env["res.company"].search([("name", "=", "KSeF send bench")], limit=1)
-    if not company:
-        company = env["res.company"].create({
-            "name": "KSeF send bench", "country_id": env.ref("base.pl").id, "vat": "PL" + nip,
-            "street": "ul. Prosta 1", "zip": "00-001", "city": "Warszawa"})
-        env["account.chart.template"].try_loading("pl", company, install_demo=False)
+    from odoo_boot import polish_company
+
+    company = polish_company(env, "KSeF send bench", nip, street="ul. Prosta 1", zip="00-001",
+                             city="Warszawa")
     env.user.write({"company_ids": [(4, company.id)], "company_id": company.id})
     config = company._l10n_pl_ksef_get_config()
     env["l10n_pl_ksef.connect.wizard"].create({
@@ -126,20 +124,11 @@ def main(argv=None):
         os.environ.setdefault("KSEF_SCHEMA_DIR", SCHEMA_DIR)
     schema_dir = os.environ.get("KSEF_SCHEMA_DIR")
 
-    try:
-        import odoo
-    except ImportError:       # running with the venv's python outside odoo-bin
-        sys.path.insert(0, os.environ.get("ODOO_SOURCE", "/opt/odoo/odoo"))
-        import odoo
+    sys.path.insert(0, HERE)
+    from odoo_boot import boot_registry
+
+    odoo, registry, _dbname = boot_registry(odoo_args)
     from odoo import api
-    from odoo.modules.registry import Registry
-    from odoo.tools import config
-
-    config.parse_config(odoo_args)
-    dbname = config["db_name"]
-    dbname = dbname[0] if isinstance(dbname, list) else dbname
-    registry = Registry(dbname)
-
     from odoo.addons.l10n_pl_ksef.ksef.emulator import Emulator
     from odoo.addons.l10n_pl_ksef.ksef.fa3.builder import build_invoice_xml
 

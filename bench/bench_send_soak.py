@@ -61,21 +61,11 @@ def main(argv=None):
     parser.add_argument("--nip", default="5265877635")
     args, odoo_args = parser.parse_known_args(argv)
 
-    try:
-        import odoo
-    except ImportError:       # running with the venv's python outside odoo-bin
-        sys.path.insert(0, os.environ.get("ODOO_SOURCE", "/opt/odoo/odoo"))
-        import odoo
+    from odoo_boot import boot_registry
+
+    odoo, registry, _dbname = boot_registry(odoo_args)
     from bench_odoo_send import make_invoices, setup_company
     from odoo import api
-    from odoo.modules.registry import Registry
-    from odoo.tools import config
-
-    config.parse_config(odoo_args)
-    dbname = config["db_name"]
-    dbname = dbname[0] if isinstance(dbname, list) else dbname
-    registry = Registry(dbname)
-
     from odoo.addons.l10n_pl_ksef.ksef.emulator import Emulator
     from odoo.addons.l10n_pl_ksef.models import l10n_pl_ksef_submission as submission
 

@@ -338,7 +338,14 @@ class AccountMove(models.Model):
             return False
         try:
             with cr.savepoint(flush=False):
-                cr.execute(SQL("ANALYZE %s", SQL(", ").join(SQL.identifier(t) for t in stale)))
+                # never wait for (or deadlock with) another session that holds a conflicting
+                # lock: the statistics are a help, not a need; a refusal is not an error
+                cr.execute(SQL("SELECT current_setting('lock_timeout')"))
+                previous = cr.fetchone()[0]
+                cr.execute(SQL("SET LOCAL lock_timeout = '500ms'"))
+                cr.execute(SQL("ANALYZE %s", SQL(", ").join(SQL.identifier(t) for t in stale)),
+                           log_exceptions=False)
+                cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", previous))
         except psycopg2.Error as exc:
             _logger.info("KSeF import: could not analyse %s (%s); importing without it",
                          ", ".join(stale), exc)

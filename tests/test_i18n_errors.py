@@ -12,8 +12,8 @@ from ..tools import ksef_i18n, vault
 from .common import KEY_PASSWORD, TEST_NIP, WRONG_PASSWORD, KsefTestCommon, b64
 
 
-@tagged("post_install", "-at_install")
-class TestKsefI18nErrors(KsefTestCommon):
+class KsefPolishCommon(KsefTestCommon):
+    """Polish installed with the module's translations; the KSeF manager works in Polish."""
 
     @classmethod
     def setUpClass(cls):
@@ -21,6 +21,10 @@ class TestKsefI18nErrors(KsefTestCommon):
         cls.env["res.lang"]._activate_lang("pl_PL")
         cls.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
         cls.manager.lang = "pl_PL"
+
+
+@tagged("post_install", "-at_install")
+class TestKsefI18nErrors(KsefPolishCommon):
 
     def polish_wizard(self, **vals):
         return self.wizard(**vals).with_context(lang="pl_PL")
@@ -113,16 +117,9 @@ class TestKsefI18nErrors(KsefTestCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestKsefBadInputPolish(KsefTestCommon):
+class TestKsefBadInputPolish(KsefPolishCommon):
     """The bad-input corpus as a Polish user meets it: each input refused with a clear Polish
     message that says what to do, and nothing half-stored (no credential, no bill)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.env["res.lang"]._activate_lang("pl_PL")
-        cls.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
-        cls.manager.lang = "pl_PL"
 
     def refused(self, **vals):
         wizard = self.wizard(**vals).with_context(lang="pl_PL")
