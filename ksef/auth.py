@@ -48,7 +48,7 @@ def auth_error(status, nip):
 def get_challenge(transport):
     """POST /auth/challenge -> dict(challenge, timestamp, timestampMs, clientIp)."""
     response = transport.request("POST", "/auth/challenge",
-                                 operation="KSeF authentication challenge")
+                                 operation=_("KSeF authentication challenge"))
     return response.json()
 
 
@@ -94,7 +94,7 @@ def init_token_auth(transport, key_store, nip, ksef_token, context_type="Nip"):
             "publicKeyId": key.public_key_id,
         }
         return transport.request("POST", "/auth/ksef-token", json=body,
-                                 operation="KSeF token authentication").json()
+                                 operation=_("KSeF token authentication")).json()
     data = key_store.call_with_key(KSEF_TOKEN_ENCRYPTION, attempt)
     return data["referenceNumber"], data["authenticationToken"]["token"]
 
@@ -109,14 +109,14 @@ def init_xades_auth(transport, nip, credentials, context_type="Nip",
     signed = xades.sign_xades(request_xml, credentials.certificate, credentials.private_key)
     data = transport.request("POST", "/auth/xades-signature", data=signed,
                              content_type="application/xml",
-                             operation="KSeF certificate (XAdES) authentication").json()
+                             operation=_("KSeF certificate (XAdES) authentication")).json()
     return data["referenceNumber"], data["authenticationToken"]["token"]
 
 
 def get_auth_status(transport, reference_number, authentication_token):
     response = transport.request("GET", "/auth/{referenceNumber}",
                                  path_params={"referenceNumber": reference_number},
-                                 token=authentication_token, operation="KSeF authentication status")
+                                 token=authentication_token, operation=_("KSeF authentication status"))
     return AuthStatus.from_json(response.json())
 
 
@@ -174,7 +174,7 @@ def wait_for_auth(transport, reference_number, authentication_token, nip, timeou
 def redeem_tokens(transport, authentication_token, reference_number="", context_nip=""):
     """POST /auth/token/redeem (once only) -> AuthTokens."""
     data = transport.request("POST", "/auth/token/redeem", token=authentication_token,
-                             operation="KSeF token redeem").json()
+                             operation=_("KSeF token redeem")).json()
     return AuthTokens(access_token=data["accessToken"]["token"],
                       access_valid_until=parse_datetime(data["accessToken"]["validUntil"]),
                       refresh_token=data["refreshToken"]["token"],
@@ -185,5 +185,5 @@ def redeem_tokens(transport, authentication_token, reference_number="", context_
 def refresh_access_token(transport, refresh_token):
     """POST /auth/token/refresh -> (access_token, valid_until). Safe to repeat."""
     data = transport.request("POST", "/auth/token/refresh", token=refresh_token,
-                             operation="KSeF access token refresh").json()
+                             operation=_("KSeF access token refresh")).json()
     return data["accessToken"]["token"], parse_datetime(data["accessToken"]["validUntil"])

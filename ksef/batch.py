@@ -30,9 +30,10 @@ import zipfile
 from dataclasses import dataclass, field
 
 from . import crypto, errors
-from .i18n import _
+from .i18n import Text, _
 from .public_keys import SYMMETRIC_KEY_ENCRYPTION
 from .sessions import FA3_FORM_CODE, MAX_INVOICE_SIZE
+from .transport import connection_problem
 
 _logger = logging.getLogger(__name__)
 
@@ -392,7 +393,7 @@ def open_batch(client, batch_file, key, iv, offline_mode=False, form_code=None):
         }
         # never repeated by the transport: a repeated open would be a second session
         return client.call("POST", "/sessions/batch", json=body,
-                           operation="open KSeF batch session").json()
+                           operation=_("open KSeF batch session")).json()
 
     data = client.key_store.call_with_key(SYMMETRIC_KEY_ENCRYPTION, attempt)
     reference = data["referenceNumber"]
@@ -416,7 +417,8 @@ def upload_part(client, upload, data, reference_number="", timeout=None):
         transport.request_url((upload.get("method") or "PUT").upper(), upload["url"], data=data,
                               headers=upload.get("headers") or {},
                               timeout=timeout if timeout is not None else upload_timeout(transport.timeout),
-                              operation="upload of batch part %s of session %s" % (number, reference_number))
+                              operation=Text(_("upload of batch part %(part)s of session %(session)s"),
+                                             {"part": number, "session": reference_number}))
     except errors.KSeFAPIError as exc:
         if exc.http_status is not None and exc.http_status < 500 and exc.http_status != 429:
             raise errors.KSeFAPIError(_(
@@ -427,7 +429,8 @@ def upload_part(client, upload, data, reference_number="", timeout=None):
                 body=exc.body) from exc
         problem = exc.http_status
     except errors.KSeFTransportError as exc:
-        problem = type(exc.__cause__ or exc).__name__
+        cause = exc.__cause__
+        problem = connection_problem(cause) if cause is not None else exc
     else:
         return
     raise errors.KSeFTransportError(_(
@@ -441,7 +444,7 @@ def close_batch(client, reference_number):
     """POST /sessions/batch/{ref}/close (204): KSeF starts processing the package."""
     client.call("POST", "/sessions/batch/{referenceNumber}/close",
                 path_params={"referenceNumber": reference_number},
-                operation="close KSeF batch session")
+                operation=_("close KSeF batch session"))
 
 
 def wait_for_batch(client, reference_number, timeout=300.0, poll_interval=2.0):

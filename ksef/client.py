@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from . import auth, crypto, environments, errors, xmlsafe
-from .i18n import _
+from .i18n import Text, _
 from .nip import check_nip
 from .public_keys import PublicKeyStore
 from .records import (
@@ -262,7 +262,7 @@ class KSeFClient(TransportOwner):
             return
         self._relogin = None        # never log in again just to log out
         try:
-            self.call("DELETE", "/auth/sessions/current", operation="end KSeF authentication session")
+            self.call("DELETE", "/auth/sessions/current", operation=_("end KSeF authentication session"))
         except errors.KSeFUnauthorized:
             pass    # already expired/revoked: nothing left to end
         finally:
@@ -302,13 +302,13 @@ class KSeFClient(TransportOwner):
         """POST /tokens -> (reference_number, token). The token is shown only once: store it."""
         data = self.call("POST", "/tokens", json={"permissions": list(permissions),
                                                   "description": description},
-                         operation="generate KSeF token").json()
+                         operation=_("generate KSeF token")).json()
         return data["referenceNumber"], data["token"]
 
     def ksef_token_status(self, reference_number):
         data = self.call("GET", "/tokens/{referenceNumber}",
                          path_params={"referenceNumber": reference_number},
-                         operation="KSeF token status").json()
+                         operation=_("KSeF token status")).json()
         return KSeFTokenInfo.from_json(data)
 
     def list_ksef_tokens(self, status=None, description=None, page_size=50):
@@ -318,11 +318,11 @@ class KSeFClient(TransportOwner):
         if description:
             params["description"] = description
         return [KSeFTokenInfo.from_json(item)
-                for item in self._paged("/tokens", "tokens", params=params, operation="list KSeF tokens")]
+                for item in self._paged("/tokens", "tokens", params=params, operation=_("list KSeF tokens"))]
 
     def revoke_ksef_token(self, reference_number):
         self.call("DELETE", "/tokens/{referenceNumber}", path_params={"referenceNumber": reference_number},
-                  operation="revoke KSeF token")
+                  operation=_("revoke KSeF token"))
 
     def wait_for_ksef_token(self, reference_number, timeout=60.0, poll_interval=0.5):
         """Poll until the token is Active -> KSeFTokenInfo; raise KSeFError if it failed/timed out."""
@@ -356,14 +356,14 @@ class KSeFClient(TransportOwner):
     def session_status(self, reference_number):
         data = self.call("GET", "/sessions/{referenceNumber}",
                          path_params={"referenceNumber": reference_number},
-                         operation="KSeF session status").json()
+                         operation=_("KSeF session status")).json()
         return SessionStatus.from_json(data, reference_number)
 
     def invoice_status(self, session_reference_number, invoice_reference_number):
         data = self.call("GET", "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
                          path_params={"referenceNumber": session_reference_number,
                                       "invoiceReferenceNumber": invoice_reference_number},
-                         operation="KSeF invoice status").json()
+                         operation=_("KSeF invoice status")).json()
         return InvoiceStatus.from_json(data, session_reference_number)
 
     def wait_for_invoice(self, session_reference_number, invoice_reference_number, timeout=60.0,
@@ -386,7 +386,7 @@ class KSeFClient(TransportOwner):
                 for item in self._paged(path, "invoices",
                                         path_params={"referenceNumber": session_reference_number},
                                         params={"pageSize": page_size},
-                                        operation="list KSeF session invoices")]
+                                        operation=_("list KSeF session invoices"))]
 
     def list_session_invoices(self, session_reference_number, failed_only=False, page_size=1000):
         """All invoices (or only the failed ones) of a session, 1000 per request -> [InvoiceStatus]."""
@@ -510,7 +510,7 @@ class KSeFClient(TransportOwner):
             raise errors.KSeFConfigError(_("Give the invoice reference number or the KSeF number of "
                                            "the invoice whose UPO is wanted."))
         response = self.call("GET", path, path_params=params, accept="application/xml",
-                             operation="download invoice UPO")
+                             operation=_("download invoice UPO"))
         return self._checked_upo(response, _("invoice UPO"))
 
     def get_session_upo(self, session_reference_number, upo_reference_number):
@@ -518,7 +518,7 @@ class KSeFClient(TransportOwner):
         response = self.call("GET", "/sessions/{referenceNumber}/upo/{upoReferenceNumber}",
                              path_params={"referenceNumber": session_reference_number,
                                           "upoReferenceNumber": upo_reference_number},
-                             accept="application/xml", operation="download session UPO")
+                             accept="application/xml", operation=_("download session UPO"))
         # a page lists up to 10,000 documents (about 600 bytes each)
         return self._checked_upo(response, _("session UPO"), max_bytes=SESSION_UPO_MAX_BYTES)
 
@@ -535,7 +535,8 @@ class KSeFClient(TransportOwner):
         The x-ms-meta-hash header (when present) is checked, and the XML is parsed safely.
         """
         response = self.call("GET", "/invoices/ksef/{ksefNumber}", path_params={"ksefNumber": ksef_number},
-                             accept="application/xml", operation="download invoice %s" % ksef_number)
+                             accept="application/xml",
+                             operation=Text(_("download invoice %(number)s"), {"number": ksef_number}))
         content = response.content
         expected = response.headers.get("x-ms-meta-hash")
         if expected and crypto.sha256_b64(content) != expected.strip():
@@ -547,11 +548,11 @@ class KSeFClient(TransportOwner):
 
     # --- certificates ---------------------------------------------------------------------------
     def get_certificate_limits(self):
-        return self.call("GET", "/certificates/limits", operation="KSeF certificate limits").json()
+        return self.call("GET", "/certificates/limits", operation=_("KSeF certificate limits")).json()
 
     def get_enrollment_data(self):
         return self.call("GET", "/certificates/enrollments/data",
-                         operation="KSeF certificate enrollment data").json()
+                         operation=_("KSeF certificate enrollment data")).json()
 
     def enroll_certificate(self, name, cert_type, csr_der_b64, valid_from=None):
         """POST /certificates/enrollments -> reference number of the request."""
@@ -561,12 +562,12 @@ class KSeFClient(TransportOwner):
         if valid_from is not None:
             body["validFrom"] = format_datetime(valid_from)
         return self.call("POST", "/certificates/enrollments", json=body,
-                         operation="KSeF certificate enrollment").json()["referenceNumber"]
+                         operation=_("KSeF certificate enrollment")).json()["referenceNumber"]
 
     def enrollment_status(self, reference_number):
         data = self.call("GET", "/certificates/enrollments/{referenceNumber}",
                          path_params={"referenceNumber": reference_number},
-                         operation="KSeF certificate enrollment status").json()
+                         operation=_("KSeF certificate enrollment status")).json()
         return EnrollmentStatus.from_json(data)
 
     def wait_for_enrollment(self, reference_number, timeout=120.0, poll_interval=1.0):
@@ -631,7 +632,7 @@ class KSeFClient(TransportOwner):
         """POST /certificates/retrieve -> [KSeFCertificate] (DER)."""
         data = self.call("POST", "/certificates/retrieve",
                          json={"certificateSerialNumbers": list(serial_numbers)},
-                         operation="retrieve KSeF certificates").json()
+                         operation=_("retrieve KSeF certificates")).json()
         return [KSeFCertificate(item["certificateSerialNumber"], item.get("certificateName"),
                                 item.get("certificateType"), crypto.b64decode(item["certificate"]))
                 for item in data.get("certificates") or []]
@@ -655,7 +656,7 @@ class KSeFClient(TransportOwner):
         while True:
             data = self.call("POST", "/certificates/query", json=body,
                              params={"pageSize": page_size, "pageOffset": offset},
-                             operation="query KSeF certificates").json()
+                             operation=_("query KSeF certificates")).json()
             result.extend(CertificateInfo.from_json(item) for item in data.get("certificates") or [])
             if not data.get("hasMore"):
                 return result
@@ -665,7 +666,7 @@ class KSeFClient(TransportOwner):
         self.call("POST", "/certificates/{certificateSerialNumber}/revoke",
                   path_params={"certificateSerialNumber": serial_number},
                   json={"revocationReason": reason},
-                  operation="revoke KSeF certificate")
+                  operation=_("revoke KSeF certificate"))
 
     def enroll_offline_certificate(self, name, key_type="ec", timeout=120.0, valid_from=None,
                                    cert_type="Offline"):

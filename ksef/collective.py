@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from . import errors
-from .i18n import _
+from .i18n import Text, _
 from .ksef_number import checksum, is_valid_ksef_number
 from .records import format_datetime, parse_datetime, utcnow
 
@@ -443,7 +443,7 @@ def chunks(numbers, size=MAX_NUMBERS_PER_CALL):
 
 # --- operations (KSeFClient methods call these) -------------------------------------------------------
 
-OPERATION_GENERATE = "generate KSeF collective identifier"
+OPERATION_GENERATE = _("generate KSeF collective identifier")
 
 
 def generate_collective_identifier(client, invoices, max_invoices=None):
@@ -507,7 +507,7 @@ def query_collective_identifiers(client, date_from, date_to=None, number=None,
     check_page_size(page_size, PAGE_SIZE_QUERY)
     return [CollectiveIdentifier.from_json(item) for item in client._paged(
         "/collective-identifiers/query", "collectiveIdentifiers", method="POST", json=body,
-        params={"pageSize": page_size}, operation="query KSeF collective identifiers")]
+        params={"pageSize": page_size}, operation=_("query KSeF collective identifiers"))]
 
 
 def collective_identifiers_of_invoice(client, ksef_number, page_size=100):
@@ -518,7 +518,7 @@ def collective_identifiers_of_invoice(client, ksef_number, page_size=100):
     return [CollectiveIdentifier.from_json(item) for item in client._paged(
         "/collective-identifiers/ksef/{ksefNumber}", "collectiveIdentifiers",
         path_params={"ksefNumber": number}, params={"pageSize": page_size},
-        operation="collective identifiers of invoice %s" % number)]
+        operation=Text(_("collective identifiers of invoice %(number)s"), {"number": number}))]
 
 
 def collective_identifier_invoices(client, numbers, page_size=500):
@@ -534,7 +534,7 @@ def collective_identifier_invoices(client, numbers, page_size=500):
         result.extend(CollectiveIdentifierInvoice.from_json(item, single) for item in client._paged(
             "/collective-identifiers/invoices", "invoices", method="POST",
             json={"collectiveIdentifierNumbers": group}, params={"pageSize": page_size},
-            operation="invoices of KSeF collective identifiers"))
+            operation=_("invoices of KSeF collective identifiers")))
     return result
 
 
@@ -542,7 +542,7 @@ def collective_identifier_max_invoices(client):
     """How many invoices one identifier may group in this context: ``collectiveIdentifier.
     maxInvoices`` of GET /limits/context (API 2.9), else the default 500 (API 2.7 does not
     report it)."""
-    data = client.call("GET", "/limits/context", operation="KSeF context limits").json() or {}
+    data = client.call("GET", "/limits/context", operation=_("KSeF context limits")).json() or {}
     value = (data.get("collectiveIdentifier") or {}).get("maxInvoices")
     try:
         return max(MIN_INVOICES, min(MAX_INVOICES_CEILING, int(value)))

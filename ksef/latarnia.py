@@ -118,7 +118,7 @@ class LatarniaClient(TransportOwner):
                                    max_retries=2, max_retry_after=0)
 
     def status(self):
-        data = self.transport.request("GET", "/status", operation="KSeF availability status",
+        data = self.transport.request("GET", "/status", operation=_("KSeF availability status"),
                                       accept="application/json").json()
         if not isinstance(data, dict) or str(data.get("status") or "").upper() not in STATUSES:
             raise errors.KSeFServerError(_("The KSeF availability service answered with an "
@@ -127,7 +127,7 @@ class LatarniaClient(TransportOwner):
         return Status(status=str(data["status"]).upper(), messages=[m for m in messages if m])
 
     def messages(self):
-        data = self.transport.request("GET", "/messages", operation="KSeF availability messages",
+        data = self.transport.request("GET", "/messages", operation=_("KSeF availability messages"),
                                       accept="application/json").json()
         if not isinstance(data, list):
             raise errors.KSeFServerError(_("The KSeF availability service answered with no "

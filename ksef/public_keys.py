@@ -105,7 +105,7 @@ class PublicKeyStore:
 
     def _download(self):
         """GET the keys and store them in the shared cache (the caller holds download_lock)."""
-        response = self.transport.request("GET", self.PATH, operation="download KSeF public keys")
+        response = self.transport.request("GET", self.PATH, operation=_("download KSeF public keys"))
         certificates = parse_public_key_certificates(response.json())
         with self._cache.lock:
             self._cache.certificates = certificates

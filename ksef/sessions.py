@@ -77,7 +77,7 @@ class OnlineSession:
             # never repeated by the transport (a POST that creates a session): a timeout raises
             # KSeFTimeoutError and the caller opens a new session later; a lost one expires empty
             return client.call("POST", "/sessions/online", json=body,
-                               operation="open KSeF online session").json()
+                               operation=_("open KSeF online session")).json()
         data = client.key_store.call_with_key(SYMMETRIC_KEY_ENCRYPTION, attempt)
         return cls(client, data["referenceNumber"], key, iv, parse_datetime(data.get("validUntil")),
                    form_code)
@@ -117,7 +117,7 @@ class OnlineSession:
             response = self.client.call(
                 "POST", "/sessions/online/{referenceNumber}/invoices",
                 path_params={"referenceNumber": self.reference_number}, json=body,
-                operation="send invoice to KSeF")
+                operation=_("send invoice to KSeF"))
         except errors.KSeFError as exc:
             exc.invoice_hash = body["invoiceHash"]
             exc.session_reference_number = self.reference_number
@@ -144,7 +144,7 @@ class OnlineSession:
         """POST .../close (204): KSeF then generates the session UPO."""
         self.client.call("POST", "/sessions/online/{referenceNumber}/close",
                          path_params={"referenceNumber": self.reference_number},
-                         operation="close KSeF online session")
+                         operation=_("close KSeF online session"))
 
     def status(self):
         return self.client.session_status(self.reference_number)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta, timezone
 
 from . import archive, crypto, errors, xmlsafe
-from .i18n import _
+from .i18n import Text, _
 from .public_keys import SYMMETRIC_KEY_ENCRYPTION
 from .records import format_datetime, parse_datetime, utcnow
 
@@ -293,7 +293,7 @@ def start_export(client, filters, only_metadata=False):
             body["onlyMetadata"] = True
         # retried by the transport (RETRYABLE_WRITES): a package whose answer was lost is never read
         return client.call("POST", "/invoices/exports", json=body,
-                           operation="start KSeF invoice export").json()
+                           operation=_("start KSeF invoice export")).json()
     data = client.key_store.call_with_key(SYMMETRIC_KEY_ENCRYPTION, attempt)
     return data["referenceNumber"], key, iv
 
@@ -302,7 +302,7 @@ def export_status(client, reference_number):
     """GET /invoices/exports/{ref} once -> the status JSON."""
     return client.call("GET", "/invoices/exports/{referenceNumber}",
                        path_params={"referenceNumber": reference_number},
-                       operation="KSeF invoice export status").json()
+                       operation=_("KSeF invoice export status")).json()
 
 
 def _raise_for_export_status(data, reference_number):
@@ -353,7 +353,8 @@ def download_package(client, package, key, iv, timeout=300.0):  # numeric: Odoo 
             try:
                 response = client.transport.request_url(
                     part.get("method") or "GET", part["url"], timeout=timeout,
-                    operation="download of part %s of the KSeF invoice package" % part.get("ordinalNumber"))
+                    operation=Text(_("download of part %(part)s of the KSeF invoice package"),
+                                   {"part": part.get("ordinalNumber")}))
             except errors.KSeFAPIError as exc:
                 problem = "HTTP %s" % exc.http_status
                 break
@@ -462,13 +463,14 @@ def query_metadata(client, filters, page_offset=0, page_size=QUERY_PAGE_SIZE):
     """One page of POST /invoices/query/metadata (ascending) -> response JSON."""
     return client.call("POST", "/invoices/query/metadata", json=filters,
                        params={"pageOffset": page_offset, "pageSize": page_size, "sortOrder": "Asc"},
-                       operation="query KSeF invoice metadata").json()
+                       operation=_("query KSeF invoice metadata")).json()
 
 
 def download_xml(client, ksef_number):
     """GET /invoices/ksef/{n} -> raw bytes (not parsed here: check_document does it)."""
     response = client.call("GET", "/invoices/ksef/{ksefNumber}", path_params={"ksefNumber": ksef_number},
-                           accept="application/xml", operation="download invoice %s" % ksef_number)
+                           accept="application/xml",
+                           operation=Text(_("download invoice %(number)s"), {"number": ksef_number}))
     return response.content
 
 

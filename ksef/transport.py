@@ -252,6 +252,33 @@ def connection_failed_before_sending(exc):
     return False
 
 
+def connection_problem(exc):
+    """What went wrong with a connection, as a translatable phrase for the user (never a Python
+    class name): DNS, refused, TLS, proxy, connect timeout, an invalid address."""
+    from urllib3.exceptions import ConnectTimeoutError
+    causes = list(_iter_causes(exc))
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Text(_("a secure connection (TLS) could not be established: the server's "
+                      "certificate or the system's certificate store is not accepted"))
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return Text(_("the proxy server refused or broke the connection"))
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return Text(_("the KSeF address is not a valid URL"))
+    if any(isinstance(c, socket.gaierror) for c in causes) or "Name or service not known" in str(exc) \
+            or "getaddrinfo" in str(exc) or "Temporary failure in name resolution" in str(exc):
+        return Text(_("the server's name could not be resolved (DNS)"))
+    if any(isinstance(c, ConnectionRefusedError) for c in causes) or "Connection refused" in str(exc):
+        return Text(_("the connection was refused (nothing answers at that address)"))
+    # urllib3 1.x: NewConnectionError (refused, DNS) is a ConnectTimeoutError too: checked last
+    if isinstance(exc, requests.ConnectTimeout) or any(isinstance(c, ConnectTimeoutError)
+                                                       for c in causes):
+        return Text(_("the server did not accept the connection in time"))
+    if isinstance(exc, requests.ConnectionError):
+        return Text(_("the network connection failed"))
+    return Text(_("the HTTP request could not be made"))
+
+
 class Transport:
     """Sends requests to one KSeF API base URL (and the storage URLs it hands out) and turns
     failures into typed exceptions."""
@@ -341,7 +368,7 @@ class Transport:
                     raise errors.KSeFTransportError(_(
                         "KSeF could not be reached (%(operation)s): %(error)s. Check the "
                         "network/internet connection and the KSeF address, then try again; nothing "
-                        "was sent."), params={"operation": operation, "error": type(exc).__name__},
+                        "was sent."), params={"operation": operation, "error": connection_problem(exc)},
                         operation=operation, sent=False) from exc
                 raise errors.KSeFTimeoutError(_(
                     "The connection to KSeF broke after the request was sent (%(operation)s). The "
@@ -360,7 +387,7 @@ class Transport:
             except requests.RequestException as exc:
                 raise errors.KSeFTransportError(_(
                     "The request to KSeF failed (%(operation)s): %(error)s. Check the network and "
-                    "the KSeF address."), params={"operation": operation, "error": type(exc).__name__},
+                    "the KSeF address."), params={"operation": operation, "error": connection_problem(exc)},
                     operation=operation) from exc
             warning = response.headers.get("X-System-Warning")
             if warning:

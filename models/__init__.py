@@ -20,3 +20,4 @@ from . import ksef_payment_memo
 from . import l10n_pl_ksef_collective
 from . import account_bank_statement_line
 from . import account_payment_order
+from . import l10n_pl_edi_coexistence

@@ -59,6 +59,7 @@ from datetime import timedelta
 from markupsafe import Markup, escape
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_date
 
 from ..ksef import errors as ksef_errors
 from ..ksef import offline as ksef_offline
@@ -386,7 +387,8 @@ class AccountMove(models.Model):
         self.ensure_one()
         status = self.l10n_pl_ksef_deadline_status
         if status == "due":
-            return self.env._("it must be in KSeF by %(date)s.", date=self.l10n_pl_ksef_deadline)
+            return self.env._("it must be in KSeF by %(date)s.",
+                              date=format_date(self.env, self.l10n_pl_ksef_deadline))
         if status == "pending":
             return self.env._("its deadline is counted from the end of the KSeF outage (%(outage)s).",
                               outage=self.l10n_pl_ksef_outage_id.display_name or "-")
@@ -416,7 +418,8 @@ class AccountMove(models.Model):
         if not config.has_offline_certificate or not usable:
             return [self.env._(
                 "Offline issuing needs a valid KSeF Offline certificate (it signs the second QR code, "
-                "KOD II). Add one in Settings > Accounting > KSeF, or send the invoice online.")]
+                "KOD II). Add one in %(settings)s, or send the invoice online.",
+                settings=ksef_i18n.settings_path(self.env))]
         return []
 
     def _l10n_pl_ksef_xml(self):
@@ -430,7 +433,7 @@ class AccountMove(models.Model):
         if not moves:
             raise UserError(self.env._(
                 "Only posted customer invoices and credit notes of a company connected to KSeF can be "
-                "sent. Connect the company in Settings > Accounting > KSeF."))
+                "sent. Connect the company in %(settings)s.", settings=ksef_i18n.settings_path(self.env)))
         moves.filtered(lambda m: m.l10n_pl_ksef_state == "rejected")._l10n_pl_ksef_clear()
         # problems are written on the invoices (banner), not raised: a raise would roll them back
         moves._l10n_pl_ksef_enqueue(raise_on_problems=False)

@@ -219,11 +219,11 @@ class L10nPlKsefConfig(models.Model):
                 elif config.auth_cert_valid_to - now <= timedelta(days=OFFLINE_WARNING_DAYS):
                     lines.append(_("The authentication certificate expires on %(date)s: request a "
                                    "new one in the KSeF application and connect again.",
-                                   date=fields.Date.to_string(config.auth_cert_valid_to)))
+                                   date=format_date(self.env, config.auth_cert_valid_to)))
             if config.offline_cert_state == "expiring":
                 lines.append(_("The offline certificate expires in %(days)s days (%(date)s): "
                                "obtain a new one.", days=config.offline_cert_days_left,
-                               date=fields.Date.to_string(config.offline_cert_valid_to)))
+                               date=format_date(self.env, config.offline_cert_valid_to)))
             elif config.offline_cert_state == "expired":
                 lines.append(_("The offline certificate has expired: invoices issued offline "
                                "cannot be signed. Obtain a new one."))

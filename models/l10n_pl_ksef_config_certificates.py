@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_date
 
 from ..ksef import certs as ksef_certs
 from ..ksef import errors as ksef_errors
@@ -75,7 +76,7 @@ class L10nPlKsefConfig(models.Model):
         })
         self.sudo().message_post(body=self.env._(
             "Offline certificate %(serial)s stored (valid until %(date)s), by %(user)s.",
-            serial=credentials.serial, date=fields.Datetime.to_string(_naive(credentials.valid_to)),
+            serial=credentials.serial, date=format_date(self.env, _naive(credentials.valid_to)),
             user=self.env.user.name))
 
     # --- offline certificate enrollment ------------------------------------------

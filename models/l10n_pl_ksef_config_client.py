@@ -182,8 +182,9 @@ class L10nPlKsefConfig(models.Model):
             client.authenticate_with_certificate(nip, cert, key, password)
         else:
             raise UserError(self.env._("The company %(company)s is not connected to KSeF. Use "
-                                       "\"Connect to KSeF\" in Settings > Accounting > KSeF.",
-                                       company=self.company_id.display_name))
+                                       "\"Connect to KSeF\" in %(settings)s.",
+                                       company=self.company_id.display_name,
+                                       settings=ksef_i18n.settings_path(self.env)))
 
     def _l10n_pl_ksef_load_session(self, client):
         """Put the stored access/refresh tokens into ``client``; False if none usable."""
@@ -224,7 +225,8 @@ class L10nPlKsefConfig(models.Model):
         if self.state == "not_connected" or not self.auth_method:
             raise UserError(self.env._(
                 "The company %(company)s is not connected to KSeF. Use \"Connect to KSeF\" in "
-                "Settings > Accounting > KSeF.", company=self.company_id.display_name))
+                "%(settings)s.", company=self.company_id.display_name,
+                settings=ksef_i18n.settings_path(self.env)))
         nip = self.connected_nip or self._l10n_pl_ksef_check_nip()
         client = self._l10n_pl_ksef_new_client()
         try:

@@ -27,12 +27,12 @@ class L10nPlKsefConfig(models.Model):
         if self.has_offline_certificate and self.offline_cert_valid_to \
                 and self.offline_cert_valid_to.date() <= limit:
             warnings.append((self.env._("KSeF offline certificate expires on %(date)s",
-                                        date=fields.Date.to_string(self.offline_cert_valid_to)),
+                                        date=format_date(self.env, self.offline_cert_valid_to)),
                              self.env._("Obtain a new offline certificate (Offline certificate button).")))
         if self.state == "connected" and self.auth_method == "certificate" \
                 and self.auth_cert_valid_to and self.auth_cert_valid_to.date() <= limit:
             warnings.append((self.env._("KSeF authentication certificate expires on %(date)s",
-                                        date=fields.Date.to_string(self.auth_cert_valid_to)),
+                                        date=format_date(self.env, self.auth_cert_valid_to)),
                              self.env._("Request a new certificate in the KSeF application and "
                                         "connect again.")))
         token_end = self._l10n_pl_ksef_token_end_date()

@@ -96,3 +96,13 @@ def bucket_labels(env):
     from ..ksef.fa3.codes import BUCKET_LABELS
 
     return {bucket: translate(env, label) for bucket, label in BUCKET_LABELS.items()}
+
+
+def settings_path(env):
+    """Where the KSeF settings block is, named as this Odoo shows it: "Settings > Invoicing > KSeF"
+    in Community ("Accounting" where an installed app renames the menu), in ``env``'s language."""
+    names = []
+    for xmlid, fallback in (("base.menu_administration", "Settings"), ("account.menu_finance", "Invoicing")):
+        menu = env.ref(xmlid, raise_if_not_found=False)
+        names.append(menu.sudo().with_context(lang=env.lang or "en_US").name if menu else fallback)
+    return " > ".join(names + ["KSeF"])

@@ -233,7 +233,7 @@ class L10nPlKsefConnectWizard(models.TransientModel):
             message = self.env._(
                 "Connected to KSeF (%(env)s) with the certificate %(serial)s for NIP %(nip)s, valid "
                 "until %(date)s.", env=env_label, serial=credentials.serial, nip=nip,
-                date=fields.Datetime.to_string(_naive(credentials.valid_to)))
+                date=format_date(self.env, _naive(credentials.valid_to)))
         return self._connected(message)
 
     def action_l10n_pl_ksef_use_emulator(self):
@@ -315,8 +315,8 @@ class L10nPlKsefConnectWizard(models.TransientModel):
         self.result_message = self.env._(
             "The offline certificate %(serial)s is stored. It is valid from %(start)s until %(end)s; "
             "you will be warned 30 days before it expires.", serial=credentials.serial,
-            start=fields.Datetime.to_string(_naive(credentials.valid_from)),
-            end=fields.Datetime.to_string(_naive(credentials.valid_to)))
+            start=format_date(self.env, _naive(credentials.valid_from)),
+            end=format_date(self.env, _naive(credentials.valid_to)))
         return self._l10n_pl_ksef_reopen()
 
     def action_l10n_pl_ksef_go_offline(self):
