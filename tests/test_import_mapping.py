@@ -328,3 +328,32 @@ class TestKsefImportMapping(KsefTimeGuard, AccountTestInvoicingCommon):
         for text in ("9999999999-20260215-000000000014-01", "FV2026/02/150",
                      "ABC AGD sp. z o. o.", "lodówka Zimnotech mk1", "2051", "F.H.U. Jan Kowalski"):
             self.assertIn(text, html)
+        self.assertVisualisationColumns(html)
+        # in Polish: the rate labels too
+        self.env["res.lang"]._activate_lang("pl_PL")
+        self.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
+        html_pl, _type = self.env["ir.actions.report"].with_context(lang="pl_PL")._render_qweb_html(
+            "l10n_pl_ksef.report_ksef_invoice_visualisation", move.ids)
+        html_pl = html_pl.decode()
+        self.assertIn("stawka podstawowa", html_pl)
+        self.assertNotIn("basic rate", html_pl)
+        self.assertVisualisationColumns(html_pl)
+
+    def assertVisualisationColumns(self, html):
+        """Every line of the table has one cell per heading, each under its heading: the
+        quantity under Ilość, the rate under VAT (an empty optional element keeps its cell)."""
+        from lxml import html as lxml_html
+
+        tree = lxml_html.fromstring(html)
+        table = tree.xpath("//table[thead/tr/th[contains(., 'Lp.')]]")[0]
+        headings = [" ".join(th.text_content().split()) for th in table.xpath("thead/tr/th")]
+        rows = table.xpath("tbody/tr")
+        self.assertTrue(rows)
+        for row in rows:
+            cells = [" ".join(td.text_content().split()) for td in row.xpath("td")]
+            self.assertEqual(len(cells), len(headings), (headings, cells))
+            # Lp., name, Indeks, quantity, unit, unit price, net, VAT (headings may be translated)
+            self.assertTrue(cells[0].isdigit(), (headings, cells))
+            self.assertEqual(cells[2], "", (headings, cells))   # sample 1 has no Indeks
+            self.assertRegex(cells[3], r"^\d", (headings, cells))
+            self.assertTrue(cells[7], (headings, cells))
