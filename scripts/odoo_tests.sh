@@ -4,12 +4,9 @@
 # This script installs nothing of Odoo; it installs our requirements into Odoo's venv,
 # starts PostgreSQL if needed, runs the suite in a fresh database and drops it.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ODOO_HOME=${ODOO_HOME:-/opt/odoo}
-ODOO_PY=$ODOO_HOME/venv/bin/python
-ODOO_BIN=$ODOO_HOME/odoo/odoo-bin
+source "$(dirname "$0")/_odoo_env.sh"
 echo "== l10n_pl_ksef: Odoo 19 test suite =="
-if [ ! -x "$ODOO_PY" ] || [ ! -f "$ODOO_BIN" ]; then
+if ! odoo_present; then
   echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
   echo "!!! Odoo 19 is NOT installed at $ODOO_HOME: the Odoo test suite was SKIPPED."
   echo "!!! Only the KSeF core was tested. See README.md, 'Testing in Odoo'."
@@ -17,22 +14,8 @@ if [ ! -x "$ODOO_PY" ] || [ ! -f "$ODOO_BIN" ]; then
   [ "${KSEF_REQUIRE_ODOO:-0}" = 1 ] && exit 1
   exit 0
 fi
-
-# PostgreSQL: start it when nothing answers (CI starts with no process running).
-if ! pg_isready -q 2>/dev/null; then
-  if command -v pg_ctlcluster >/dev/null; then
-    for v in $(ls /etc/postgresql 2>/dev/null); do pg_ctlcluster "$v" main start || true; done
-  fi
-  for _ in $(seq 1 30); do pg_isready -q 2>/dev/null && break; sleep 1; done
-fi
-pg_isready -q || { echo "PostgreSQL is not running and could not be started."; exit 1; }
-if ! psql -d postgres -Atc "select 1" >/dev/null 2>&1; then
-  su postgres -c "createuser -s $(whoami)" >/dev/null 2>&1 || true
-fi
-
-# exactly what an administrator runs: our requirements under Odoo's own pins
-"$ODOO_PY" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.txt" \
-  -c "$ODOO_HOME/odoo/requirements.txt"
+# PostgreSQL started when nothing answers; our requirements under Odoo's own pins
+odoo_prepare
 # test tools in Odoo's virtualenv: websocket-client drives Chromium for the tours (Odoo's
 # requirements.txt lacks it: without it every tour is skipped), py-spy shows where a run hangs
 "$ODOO_PY" -m pip install -q --disable-pip-version-check websocket-client py-spy \
@@ -52,7 +35,7 @@ else
   echo "!!! OCA modules could not be downloaded: the OCA payment tests will be SKIPPED"
 fi
 db=ksef_test_$(date +%s)_$$
-port=$("$ODOO_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 log=$work/odoo-test.log
 cleanup() { dropdb --if-exists "$db" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
