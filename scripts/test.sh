@@ -7,10 +7,10 @@ cd "$ROOT"
 echo "== KSeF core: pytest (against the emulator over real HTTP) =="
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
 echo
-bash "$ROOT/scripts/odoo_tests.sh"
 # the README's Odoo demo: set up, start, check the invoices page and the demo data, stop
 if [ -x "${ODOO_HOME:-/opt/odoo}/venv/bin/python" ]; then
-  echo
   echo "== the Odoo demo (bash scripts/demo.sh --odoo --check) =="
   bash "$ROOT/scripts/demo.sh" --odoo --check
+  echo
 fi
+bash "$ROOT/scripts/odoo_tests.sh"
