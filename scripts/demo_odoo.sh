@@ -6,12 +6,14 @@
 # printed. Everything it keeps (Odoo's files, the emulator's state) is in demo-output/odoo/.
 #   bash scripts/demo.sh --odoo [--fresh] [--db NAME] [--port N]
 #   bash scripts/demo.sh --odoo --check    # CI: set up, start, check the invoices page, stop
+#   bash scripts/demo.sh --odoo --screenshots   # README's pictures, into docs/screenshots/
 set -euo pipefail
 source "$(dirname "$0")/_odoo_env.sh"
-DB=ksef_demo PORT=8069 CHECK=0 FRESH=0
+DB=ksef_demo PORT=8069 CHECK=0 FRESH=0 SHOTS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --check) CHECK=1 ;;
+    --screenshots) CHECK=1; SHOTS=1 ;;
     --fresh) FRESH=1 ;;
     --db) DB=$2; shift ;;
     --port) PORT=$2; shift ;;
@@ -72,4 +74,9 @@ cleanup() { kill "$odoo" 2>/dev/null; wait "$odoo" 2>/dev/null; dropdb --if-exis
 trap cleanup EXIT
 if ! "$ODOO_PY" "$ROOT/scripts/demo_odoo_check.py" "$url" "$DB"; then
   echo "--- Odoo's log ---"; tail -30 "$OUT/odoo.log"; exit 1
+fi
+if [ "$SHOTS" = 1 ]; then
+  "$ODOO_PY" -m pip install -q --disable-pip-version-check websocket-client \
+    -c "$ODOO_HOME/odoo/requirements.txt"
+  "$ODOO_PY" "$ROOT/scripts/screenshots.py" "$url" "$DB" "$ROOT/docs/screenshots"
 fi
