@@ -27,7 +27,9 @@ def polish_company(env, name, nip, **values):
     """The company ``name`` (created with the Polish chart when missing)."""
     company = env["res.company"].search([("name", "=", name)], limit=1)
     if not company:
-        company = env["res.company"].create({
+        # install_mode: l10n_pl is installed already; a new Polish company must not pull in
+        # every module for Polish companies (account_peppol needs phonenumbers)
+        company = env["res.company"].with_context(install_mode=True).create({
             "name": name, "country_id": env.ref("base.pl").id, "vat": "PL" + nip, **values})
         env["account.chart.template"].try_loading("pl", company, install_demo=False)
     return company

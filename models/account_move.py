@@ -744,7 +744,8 @@ class AccountMove(models.Model):
                     summary=self.env._("KSeF deadline: send %(name)s", name=move.name),
                     note=self.env._("This offline invoice must be in KSeF by %(date)s. It is still "
                                     "waiting (%(state)s): check the KSeF connection and the "
-                                    "invoice's KSeF message.", date=move.l10n_pl_ksef_deadline,
+                                    "invoice's KSeF message.",
+                                    date=format_date(self.env, move.l10n_pl_ksef_deadline),
                                     state=dict(KSEF_STATES).get(move.l10n_pl_ksef_state)),
                     user_id=user.id)
             move.l10n_pl_ksef_deadline_warned = True
