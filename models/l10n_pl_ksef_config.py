@@ -87,6 +87,8 @@ class L10nPlKsefConfig(models.Model):
     nip_valid = fields.Boolean(string="Valid NIP", compute="_compute_nip", store=True)
     connected_nip = fields.Char(string="Connected NIP", readonly=True, copy=False)
     last_contact = fields.Datetime(string="Last successful contact", readonly=True, copy=False)
+    # the send cron's fair share: when this company last had its turn (office scale)
+    send_turn_at = fields.Datetime(string="Last turn of the send cron", readonly=True, copy=False)
     last_error = fields.Text(string="Last error", readonly=True, copy=False)
 
     # token

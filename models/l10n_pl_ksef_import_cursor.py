@@ -42,6 +42,7 @@ from ..ksef.records import from_iso as _from_iso
 from ..ksef.records import naive_utc as _naive_utc
 from ..ksef.records import to_iso as _to_iso
 from ..tools import ksef_i18n, vault
+from .l10n_pl_ksef_submission import _turn_order
 
 _logger = logging.getLogger(__name__)
 
@@ -190,13 +191,24 @@ class L10nPlKsefImportCursor(models.Model):
         """Scheduled import for every company connected to KSeF."""
         configs = self.env["l10n_pl_ksef.config"].sudo().search([("state", "!=", "not_connected")])
         companies = configs.company_id
+        if not _in_test():
+            # fair share: the companies imported longest ago first; a company whose cursor must
+            # still wait (the ministry's 15 minutes, an export being prepared) has no turn now
+            now = fields.Datetime.now()
+            cursors = self.sudo().search([("company_id", "in", companies.ids)])
+            waiting = set(cursors.filtered(lambda c: c.next_run_after and c.next_run_after > now)
+                          .company_id.ids)
+            turns = {cursor.company_id.id: cursor.last_run_at for cursor in cursors}
+            companies = _turn_order(companies.filtered(lambda c: c.id not in waiting), turns, now,
+                                    timedelta(0))
         for index, company in enumerate(companies):
             if index and not _in_test():
                 # each company is a step of the run: committed, and near the end of the run's
-                # time budget Odoo runs the cron again for the companies left
+                # time budget Odoo runs the cron again for the companies left (those KSeF has
+                # not answered for longest come first)
                 if self.env["ir.cron"]._commit_progress(1, remaining=len(companies) - index) \
                         < CRON_TIME_RESERVE:
-                    break
+                    return
             cursors = self.sudo().search([("company_id", "=", company.id)])
             if not cursors:
                 cursors = self._l10n_pl_ksef_get(company)
@@ -207,6 +219,9 @@ class L10nPlKsefImportCursor(models.Model):
                     _logger.exception("KSeF import failed for company %s", company.id)
                     if not _in_test():
                         self.env.cr.rollback()
+        if companies and not _in_test():
+            # every company had its turn: nothing left (else Odoo runs the cron again at once)
+            self.env["ir.cron"]._commit_progress(1, remaining=0)
 
     @api.model
     def action_l10n_pl_ksef_import_now(self):

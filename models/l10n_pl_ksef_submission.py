@@ -14,7 +14,7 @@ and whenever KSeF answers 429, the cron is re-triggered at the time KSeF names
 """
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg2.errors
 from odoo import api, fields, models, modules, tools
@@ -40,6 +40,16 @@ POLL_DELAY_SECONDS = 5
 QUEUE_LOCK_KEY = 0x4B536546
 
 
+def _turn_order(companies, turns, now, min_gap):
+    """Fair order for the office-scale crons: the companies whose last turn is oldest (or that
+    never had one) first; a company that had its turn less than ``min_gap`` ago waits, so a
+    run that Odoo repeats (work left) goes on with the others and ends once each had a turn,
+    instead of starting over with the same company (``turns``: company id -> datetime)."""
+    cutoff = now - min_gap
+    due = companies.filtered(lambda c: not turns.get(c.id) or turns[c.id] <= cutoff)
+    return due.sorted(lambda c: (bool(turns.get(c.id)), turns.get(c.id) or datetime.min, c.id))
+
+
 class KsefFault(Exception):
     """Raised by the test fault hook to simulate a worker killed between two steps."""
 
@@ -47,6 +57,9 @@ class KsefFault(Exception):
 #: seconds of a cron run's time budget kept for the step in progress: below it, the run stops
 #: after the current company and Odoo runs the cron again for the rest
 CRON_TIME_RESERVE = 120
+# a company has one turn of the send cron per SEND_TURN_GAP at most (its own retries are
+# triggered at their time, buttons send at once)
+SEND_TURN_GAP = timedelta(seconds=60)
 
 
 class L10nPlKsefSubmission(models.Model):
@@ -156,15 +169,23 @@ class L10nPlKsefSubmission(models.Model):
     def _cron_process(self):
         moves = self.env["account.move"].search([("l10n_pl_ksef_state", "in", ("queued", "sent"))])
         companies = moves.company_id
+        real_cron = self._can_commit()
+        if real_cron:
+            configs = companies.sudo().l10n_pl_ksef_config_id
+            companies = _turn_order(companies, {c.company_id.id: c.send_turn_at for c in configs},
+                                    fields.Datetime.now(), SEND_TURN_GAP)
         for index, company in enumerate(companies):
             if index and self._can_commit():
                 # office scale: each company is its own step of the cron run; near the end of
-                # the run's time budget Odoo runs the cron again for the companies left
+                # the run's time budget Odoo runs the cron again for the companies left (the
+                # next run starts with the companies KSeF has not answered for longest)
                 if self.env["ir.cron"]._commit_progress(1, remaining=len(companies) - index) \
                         < CRON_TIME_RESERVE:
-                    break
+                    return
             if not company._l10n_pl_ksef_is_connected():
                 continue
+            if real_cron:
+                company.sudo().l10n_pl_ksef_config_id.send_turn_at = fields.Datetime.now()
             with self._queue_lock(company) as locked:
                 if not locked:
                     # another worker (or a button) is sending this company's invoices right now
@@ -178,6 +199,11 @@ class L10nPlKsefSubmission(models.Model):
                 except UserError as exc:
                     _logger.warning("KSeF: sending for %s failed: %s", company.name, exc)
                 self._commit()
+        if companies and real_cron:
+            # every company had its turn: nothing left for this run (a company that needs a
+            # later look has triggered the cron at its own time). Without this the progress
+            # says "1 left" and Odoo runs the whole cron again at once, over and over.
+            self.env["ir.cron"]._commit_progress(1, remaining=0)
 
     @api.model
     def _process_company(self, company, moves=None, interactive=False):

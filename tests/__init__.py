@@ -21,3 +21,4 @@ from . import test_payment_reconcile_oca
 from . import test_payment_order_oca
 from . import test_tours
 from . import test_messages_coexistence
+from . import test_cron_turns
