@@ -143,6 +143,10 @@ class AccountMove(models.Model):
             ("company_id", "=", company.id), ("l10n_pl_ksef_number", "in", numbers),
             ("move_type", "in", ("in_invoice", "in_refund")),
         ]).mapped("l10n_pl_ksef_number"))
+        # bills that came through Odoo's EDI door (account_move_edi.py) without their KSeF
+        # number get it now (same file hash) and count as already in Odoo
+        known |= self._l10n_pl_ksef_link_edi_bills(
+            company, [doc for doc in documents if doc.ksef_number not in known])
         open_errors = {err.ksef_number: err for err in Error.search([
             ("company_id", "=", company.id), ("ksef_number", "in", numbers)])}
         cache = _ImportCache(self.env, company)

@@ -22,3 +22,4 @@ from . import test_payment_order_oca
 from . import test_tours
 from . import test_messages_coexistence
 from . import test_cron_turns
+from . import test_edi_door
