@@ -1,5 +1,7 @@
 """KSeF environments: API base URLs and QR verification hosts."""
+import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,26 @@ ENVIRONMENTS = {env.name: env for env in (TEST, DEMO, PROD)}
 def custom(api_url, qr_url=None, name="CUSTOM"):
     """An environment at a custom base URL (the local emulator).
 
-    QR links of a custom environment use the TEST QR host unless given.
+    QR links of a custom environment use the TEST QR host unless given; on loopback (the local
+    emulator, evaluation) they point at the emulator itself, which serves the KOD I / KOD II
+    verification pages (ksef/emulator/verify.py), so a scanned code can be checked locally.
     """
     api_url = api_url.rstrip("/")
     base = api_url[:-3] if api_url.endswith("/v2") else api_url
+    if qr_url is None and _is_loopback(base):
+        qr_url = base
     # the local emulator serves the availability documents under /latarnia
     return Environment(name, api_url, (qr_url or TEST.qr_url).rstrip("/"), base + "/latarnia")
+
+
+def _is_loopback(url):
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def get(name_or_env):

@@ -11,6 +11,7 @@ from . import account_journal_dashboard
 from . import l10n_pl_ksef_submission
 from . import account_move_import
 from . import account_move_edi
+from . import account_move_evaluation
 from . import res_partner_import
 from . import l10n_pl_ksef_import_cursor
 from . import l10n_pl_ksef_import_log

@@ -28,8 +28,11 @@ from .server import (
     too_many_requests,
 )
 from .store import Store
+from .verify import serve_verification
 
 LATARNIA_PREFIX = "/latarnia"
+#: KOD I / KOD II verification pages (verify.py): the emulator is its own QR host
+VERIFY_PREFIXES = ("/invoice/", "/certificate/")
 
 _logger = logging.getLogger(__name__)
 _NO_FAULT = object()
@@ -271,6 +274,8 @@ class Emulator:
         """Return a Response, or None to drop the connection without answering."""
         if req.path.startswith(LATARNIA_PREFIX + "/"):
             return self._serve_latarnia(req)
+        if req.path.startswith(VERIFY_PREFIXES):
+            return serve_verification(self, req)
         if req.path.startswith(STORAGE_PREFIX + "/"):
             kind = req.path[len(STORAGE_PREFIX) + 1:].split("/", 1)[0]
             serve, req.template = {
