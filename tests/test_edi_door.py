@@ -6,8 +6,10 @@ import base64
 import random
 import textwrap
 import uuid
+from unittest.mock import patch
 
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
+from odoo.tests import common as odoo_test_common
 from odoo.tools import mute_logger
 
 from ..models.account_move_edi import fa3_file_hash
@@ -168,3 +170,32 @@ class TestKsefEdiDoor(ImportEmulatorCase):
         self.assertIn("plik nie jest poprawną fakturą FA(3)", self.chatter(bill))
         good = self.upload("dobra.xml", xml)
         self.assertIn("Jej numer KSeF nie jest jeszcze znany", self.chatter(good))
+
+
+@tagged("post_install", "-at_install")
+class TestKsefEdiDoorTour(ImportEmulatorCase, HttpCase):
+    """The bills list's Upload button in a real browser (static/tests/tours/l10n_pl_ksef_edi_tour.js)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # as TestKsefTours: a cold Chromium on a busy machine may need more than 10 s
+        cls.startClassPatcher(patch.object(odoo_test_common, "CHECK_BROWSER_ITERATIONS", 600))
+
+    seeded_xml = TestKsefEdiDoor.seeded_xml
+
+    def test_upload_fa3_on_the_bills_list(self):
+        number, xml = self.seeded_xml(seed=821)
+        self.env["ir.attachment"].with_user(self.accountant).create(
+            {"name": "l10n_pl_ksef_tour_fa3.xml", "raw": xml, "mimetype": "application/xml"})
+        action = self.env.ref("account.action_move_in_invoice_type")
+        self.start_tour("/odoo/action-%s" % action.id, "l10n_pl_ksef_upload_fa3_on_bills_list",
+                        login=self.accountant.login)
+        bill = self.env["account.move"].search([("company_id", "=", self.company.id),
+                                                ("l10n_pl_ksef_invoice_hash", "=",
+                                                 fa3_file_hash(xml))])
+        self.assertEqual(len(bill), 1)
+        self.assertTrue(bill.invoice_line_ids)
+        self.assertFalse(bill.l10n_pl_ksef_number)
+        self.run_import()
+        self.assertEqual(bill.l10n_pl_ksef_number, number)
