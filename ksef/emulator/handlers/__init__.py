@@ -8,6 +8,7 @@ from . import (
     exports,
     invoices,
     limits,
+    permissions,
     sessions,
     testdata,
     tokens,
