@@ -140,7 +140,6 @@ def queue_invoices(registry, company_ids, per_company):
             env["res.partner"].create({"name": "Odbiorca S.A.", "vat": "PL1234563218", "country_id": pl.id,
                                        "street": "ul. Kwiatowa 5", "zip": "30-001", "city": "Kraków",
                                        "is_company": True, "company_id": False})
-        stamp = int(time.time())
         queued = 0
         for company in env["res.company"].browse(company_ids):
             cenv = env(context={"allowed_company_ids": [company.id]})
@@ -152,7 +151,6 @@ def queue_invoices(registry, company_ids, per_company):
                     "invoice_line_ids": [Command.create({"name": "Usługa %d" % number, "quantity": 1,
                                                          "price_unit": 100.0 + number,
                                                          "tax_ids": [Command.set(tax.ids)]})]})
-                move.name = "FV/B%d/%d/%d" % (stamp, company.id, number)
                 move.action_post()
                 queued += bool(move._l10n_pl_ksef_enqueue())
             cr.commit()
@@ -215,10 +213,16 @@ def run_cron(registry, dbname, xmlid, runners, direct_method):
         thread.start()
     for thread in threads:
         thread.join()
-    # what a later cron run would still do (work left after the budget): run it to the end
-    for _round in range(200):
-        if not due()[1]:
+    # what later runs still do (work left, an export KSeF is preparing, a retry at its time):
+    # wait for the cron's next trigger as the scheduler would, when it is within two minutes
+    for _round in range(100):
+        with registry.cursor() as cr:
+            cr.execute("SELECT EXTRACT(EPOCH FROM min(call_at) - (now() at time zone 'utc')) "
+                       "FROM ir_cron_trigger WHERE cron_id = %s", [cron_id])
+            wait = cr.fetchone()[0]
+        if wait is None or wait > 120:
             break
+        time.sleep(max(0.0, float(wait)) + 0.1)
         process()
     for exc in errors:
         print("  runner error: %r" % exc, flush=True)
@@ -293,6 +297,13 @@ def main():
         imported = dict(cr.fetchall())
         bill_dup = sum(count - 1 for count in imported.values() if count > 1)
         missed = len(expected_numbers - set(imported)) + unsent
+        print("  not accepted %d of %d invoices; purchase invoices not imported %d of %d"
+              % (unsent, len(moves), len(expected_numbers - set(imported)), len(expected_numbers)))
+        if unsent:
+            cr.execute("""SELECT l10n_pl_ksef_state, count(*) FROM account_move WHERE company_id = ANY(%s)
+                          AND move_type = 'out_invoice' AND l10n_pl_ksef_state != 'accepted'
+                          GROUP BY 1""", [company_ids])
+            print("  states: %s" % cr.fetchall())
     requests = sum(count for key, count in emulator.counters.items() if "/storage/" not in key)
     too_many = clock.statuses.get(429, 0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -20,9 +20,11 @@
 """
 import contextlib
 import json
+import logging
 import threading
 import time
 
+import psycopg2.errors
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
@@ -31,6 +33,8 @@ from ..ksef import errors as ksef_errors
 from ..ksef import nip as ksef_nip
 from ..tools import emulator_service, ksef_i18n, vault
 from .l10n_pl_ksef_config import ACCESS_MARGIN, _naive
+
+_logger = logging.getLogger(__name__)
 
 #: logins KSeF was still checking: (database, key) -> (PendingLogin, monotonic time). In memory
 #: only; another worker simply logs in anew.
@@ -217,7 +221,16 @@ class L10nPlKsefConfig(models.Model):
             payload = json.dumps({"environment": self.environment, "nip": self.connected_nip,
                                   "tokens": tokens.to_dict()})
             vals["session_encrypted"] = self._l10n_pl_ksef_encrypt(payload)
-        self.sudo().write(vals)
+        try:
+            with self.env.cr.savepoint():
+                # another cron runner may have saved this company's tokens after our snapshot
+                # began: then its tokens stay (ours are equally valid); never an error for the log
+                self.env.cr.execute("SELECT id FROM l10n_pl_ksef_config WHERE id = %s "
+                                    "FOR NO KEY UPDATE NOWAIT", [self.id], log_exceptions=False)
+                self.sudo().write(vals)
+        except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
+            self.invalidate_recordset()
+            _logger.info("KSeF: %s: the session was saved by another run", self.company_id.name)
 
     def _l10n_pl_ksef_get_client(self):
         """An authenticated KSeFClient for this company (see the module docstring)."""

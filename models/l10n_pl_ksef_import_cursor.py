@@ -65,6 +65,7 @@ EXPORT_POLL_STEPS = ((30, 5), (120, 15), (600, 30))
 EXPORT_POLL_MAX = 60
 #: seconds of a cron run's time budget kept for the company in progress
 CRON_TIME_RESERVE = 300
+RELOCK_WAIT = "2s"
 
 
 def _in_test():
@@ -136,16 +137,46 @@ class L10nPlKsefImportCursor(models.Model):
             cursor = cursors.create({"company_id": company.id, "subject_type": subject_type})
         return cursor
 
+    def _l10n_pl_ksef_relock(self):
+        """Take the cursor again after one of our own commits. Another runner may hold it for a
+        moment only to find that this run is under way (and skip): PostgreSQL waits for it up
+        to RELOCK_WAIT (lock_timeout, no sleeping here), or the import would stop half-way
+        until its next run."""
+        self.ensure_one()
+        cr = self.env.cr
+        cr.execute("SHOW lock_timeout")
+        previous = cr.fetchone()[0]
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute("SET LOCAL lock_timeout = %s", [RELOCK_WAIT], log_exceptions=False)
+                cr.execute("SELECT id FROM l10n_pl_ksef_import_cursor WHERE id = %s FOR UPDATE",
+                           [self.id], log_exceptions=False)
+        except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
+            return False        # held all that time, or changed by another run: it took over
+        finally:
+            cr.execute("SET LOCAL lock_timeout = %s", [previous])
+        return self._l10n_pl_ksef_try_lock()     # ours now (re-entrant), and the settings row
+
     def _l10n_pl_ksef_try_lock(self):
         """Lock this cursor row for the transaction; False when someone else holds it."""
         self.ensure_one()
         try:
             with self.env.cr.savepoint(flush=False):
                 # SKIP LOCKED: no row (rather than an error logged by Odoo) when held
+                # log_exceptions=False: a serialization failure here is an answer ("another run
+                # changed it"), not an error for the log
                 self.env.cr.execute(
                     "SELECT id FROM l10n_pl_ksef_import_cursor WHERE id = %s "
-                    "FOR UPDATE SKIP LOCKED", [self.id])
+                    "FOR UPDATE SKIP LOCKED", [self.id], log_exceptions=False)
                 locked = bool(self.env.cr.fetchone())
+                if locked:
+                    # the company's KSeF settings too (the run saves refreshed access tokens on
+                    # them): a second runner never writes them from an older snapshot
+                    self.env.cr.execute(
+                        "SELECT id FROM l10n_pl_ksef_config WHERE company_id = %s "
+                        "FOR NO KEY UPDATE SKIP LOCKED", [self.company_id.id], log_exceptions=False)
+                    locked = bool(self.env.cr.fetchall()) or not self.env["l10n_pl_ksef.config"] \
+                        .sudo().search_count([("company_id", "=", self.company_id.id)])
         except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
             # changed by a run that committed after our snapshot began
             return False
@@ -215,6 +246,13 @@ class L10nPlKsefImportCursor(models.Model):
             for cursor in cursors:
                 try:
                     cursor._l10n_pl_ksef_run(trigger="cron")
+                except psycopg2.extensions.TransactionRollbackError:
+                    # another runner imported this company at the same moment: nothing lost
+                    # (its checkpoint moved in its own transaction), ours is rolled back
+                    _logger.info("KSeF import for company %s: another run was first; skipped",
+                                 company.id)
+                    if not _in_test():
+                        self.env.cr.rollback()
                 except Exception:  # one company must not stop the others
                     _logger.exception("KSeF import failed for company %s", company.id)
                     if not _in_test():
@@ -427,6 +465,10 @@ class L10nPlKsefImportCursor(models.Model):
         company = self.company_id
         docs = increment.invoices
         size = self._l10n_pl_ksef_chunk_size()
+        # fetching may have committed (an export being prepared is kept): the row lock went with
+        # that commit, so take it again before anything is stored or the checkpoint moves
+        if not self._l10n_pl_ksef_relock():
+            return False
         for start in range(0, max(len(docs), 1), size):
             last = start + size >= len(docs)
             with self.env.cr.savepoint():
@@ -446,7 +488,7 @@ class L10nPlKsefImportCursor(models.Model):
             self._l10n_pl_ksef_commit()
             if not last:
                 self.env.invalidate_all()   # keep the memory flat over large packages
-                if not self._l10n_pl_ksef_try_lock():
+                if not self._l10n_pl_ksef_relock():
                     return False
         return True
 
@@ -455,7 +497,7 @@ class L10nPlKsefImportCursor(models.Model):
         Returns (state, message); message "" = the counts say it."""
         for _number in range(self._l10n_pl_ksef_max_increments()):
             # every commit releases the row lock: take it again before each increment
-            if not self._l10n_pl_ksef_try_lock():
+            if not self._l10n_pl_ksef_relock():
                 return "skipped", self.env._("Another import took over; stopped here.")
             checkpoint = _from_iso(self.checkpoint) or (
                 self.start_date or fields.Datetime.now() - timedelta(days=30)
@@ -512,6 +554,8 @@ class L10nPlKsefImportCursor(models.Model):
             message = self.env._("The import from KSeF stopped: %(error)s The invoices imported so far "
                         "are kept; the next run continues from the same point.", error=text)
             _logger.warning("KSeF import for company %s failed: %s", company.id, text)
+        except psycopg2.extensions.TransactionRollbackError:
+            raise       # another run changed the same rows first: the caller rolls back, skips
         except Exception as exc:  # noqa: BLE001 - logged with traceback, shown on the run
             state = "failed"
             self.env.invalidate_all()  # the failed increment was rolled back to its savepoint

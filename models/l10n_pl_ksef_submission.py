@@ -184,8 +184,6 @@ class L10nPlKsefSubmission(models.Model):
                     return
             if not company._l10n_pl_ksef_is_connected():
                 continue
-            if real_cron:
-                company.sudo().l10n_pl_ksef_config_id.send_turn_at = fields.Datetime.now()
             with self._queue_lock(company) as locked:
                 if not locked:
                     # another worker (or a button) is sending this company's invoices right now
@@ -194,6 +192,10 @@ class L10nPlKsefSubmission(models.Model):
                     continue
                 # a new transaction (snapshot) that sees what the previous holder committed
                 self._commit()
+                if real_cron:
+                    # its turn, written under the queue lock on a fresh snapshot (no runner
+                    # writes it from an older one)
+                    company.sudo().l10n_pl_ksef_config_id.send_turn_at = fields.Datetime.now()
                 try:
                     self._process_company(company)
                 except UserError as exc:
