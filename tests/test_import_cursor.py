@@ -68,8 +68,9 @@ class TestKsefImportCursor(ImportEmulatorCase):
 
         def lock(cursor):
             calls.append(1)
-            # 1: start of the run, 2: before the increment, 3: after the first chunk
-            return False if len(calls) == 3 else real_lock(cursor)
+            # 1: start of the run, 2: before the increment, 3: before storing it (fetching may
+            # have committed), 4: after the first chunk
+            return False if len(calls) == 4 else real_lock(cursor)
 
         with patch.object(Cursor, "_l10n_pl_ksef_try_lock", lock):
             result = self.run_import()
