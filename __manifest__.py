@@ -16,6 +16,7 @@
         "security/ksef_payment_security.xml",
         "data/l10n_pl_ksef_data.xml",
         "views/l10n_pl_ksef_config_views.xml",
+        "views/l10n_pl_ksef_office_views.xml",
         "views/res_company_views.xml",
         "views/res_config_settings_views.xml",
         "wizards/l10n_pl_ksef_connect_wizard_views.xml",

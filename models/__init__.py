@@ -2,6 +2,7 @@ from . import l10n_pl_ksef_config
 from . import l10n_pl_ksef_config_client
 from . import l10n_pl_ksef_config_certificates
 from . import l10n_pl_ksef_config_expiry
+from . import l10n_pl_ksef_office
 from . import res_company
 from . import res_config_settings
 from . import ksef_fa3_mapping

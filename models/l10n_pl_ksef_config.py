@@ -38,6 +38,7 @@ ENVIRONMENTS = [
 AUTH_METHODS = [
     ("token", "KSeF token"),
     ("certificate", "KSeF certificate"),
+    ("office", "Through the accounting office"),
 ]
 # KSeF tokens are a transitional mechanism: tokens generated in KSeF 2.0 (from
 # 1 February 2026) can be used until the end of 2026 under the regulation in force
@@ -77,6 +78,13 @@ class L10nPlKsefConfig(models.Model):
              "Change it with the \"Connect to KSeF\" wizard.")
     auth_method = fields.Selection(
         AUTH_METHODS, string="Authentication method", readonly=True)
+    # "through the accounting office": the office's credential (l10n_pl_ksef.office, managers
+    # only) logs in in this company's context; the access tokens stay this company's own
+    office_id = fields.Many2one(
+        "l10n_pl_ksef.office", string="Accounting office credential", readonly=True, copy=False,
+        index="btree_not_null", ondelete="restrict", groups=SECRET_GROUP)
+    office_name = fields.Char(string="Accounting office", compute="_compute_office_name",
+                              compute_sudo=True)
     state = fields.Selection(
         [("not_connected", "Not connected"), ("connected", "Connected"),
          ("error", "Connection problem")],
@@ -162,6 +170,12 @@ class L10nPlKsefConfig(models.Model):
             config.nip = ksef_nip.normalize_nip(vat) if vat else False
             config.nip_valid = bool(vat) and ksef_nip.is_valid_nip(vat)
 
+    @api.depends("office_id")
+    def _compute_office_name(self):
+        for config in self:
+            office = config.office_id
+            config.office_name = "%s (NIP %s)" % (office.name, office.nip) if office else False
+
     @api.depends("token_created_on", "has_token")
     def _compute_token_valid_until(self):
         end = self._l10n_pl_ksef_token_end_date()
@@ -199,7 +213,7 @@ class L10nPlKsefConfig(models.Model):
                 config.offline_cert_state = "valid"
 
     @api.depends("state", "auth_method", "token_valid_until", "offline_cert_state",
-                 "auth_cert_valid_to", "environment", "nip_valid")
+                 "auth_cert_valid_to", "environment", "nip_valid", "office_id")
     def _compute_warning_message(self):
         _ = self.env._
         now = fields.Datetime.now()
@@ -222,6 +236,15 @@ class L10nPlKsefConfig(models.Model):
                     lines.append(_("The authentication certificate expires on %(date)s: request a "
                                    "new one in the KSeF application and connect again.",
                                    date=format_date(self.env, config.auth_cert_valid_to)))
+            office = config.sudo().office_id if config.auth_method == "office" else False
+            if office and office.auth_cert_valid_to:
+                if office.auth_cert_valid_to <= now:
+                    lines.append(_("The accounting office's KSeF certificate has expired: upload "
+                                   "its new certificate in the \"Connect to KSeF\" wizard."))
+                elif office.auth_cert_valid_to - now <= timedelta(days=OFFLINE_WARNING_DAYS):
+                    lines.append(_("The accounting office's KSeF certificate expires on %(date)s: "
+                                   "upload its new certificate before then.",
+                                   date=format_date(self.env, office.auth_cert_valid_to)))
             if config.offline_cert_state == "expiring":
                 lines.append(_("The offline certificate expires in %(days)s days (%(date)s): "
                                "obtain a new one.", days=config.offline_cert_days_left,

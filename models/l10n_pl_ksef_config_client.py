@@ -184,6 +184,14 @@ class L10nPlKsefConfig(models.Model):
             if not cert or not key:
                 raise UserError(self.env._("No KSeF certificate is stored: connect to KSeF first."))
             client.authenticate_with_certificate(nip, cert, key, password)
+        elif self.auth_method == "office":
+            office = self.sudo().office_id
+            if not office:
+                raise UserError(self.env._(
+                    "No accounting office credential is chosen for %(company)s: connect again "
+                    "with \"Connect to KSeF\" (Through the accounting office).",
+                    company=self.company_id.display_name))
+            office._l10n_pl_ksef_login(client, nip)
         else:
             raise UserError(self.env._("The company %(company)s is not connected to KSeF. Use "
                                        "\"Connect to KSeF\" in %(settings)s.",
@@ -255,10 +263,25 @@ class L10nPlKsefConfig(models.Model):
             client.close()
             raise                               # nothing failed: KSeF is still checking
         except ksef_errors.KSeFError as exc:
-            self.sudo().write({"state": "error", "last_error": ksef_i18n.error_message(self.env, exc)})
-            raise
+            said = self._l10n_pl_ksef_office_error(exc)
+            self.sudo().write({"state": "error", "last_error": ksef_i18n.error_message(self.env, said)})
+            if said is exc:
+                raise
+            raise said from exc
         self._l10n_pl_ksef_save_session(client)
         return client
+
+    def _l10n_pl_ksef_office_error(self, exc):
+        """``exc``, or for a company connected through an accounting office KSeF's refusal of
+        the office in this company's context said with the missing permission and how the
+        client grants it (same error class, so every caller handles it as before)."""
+        self.ensure_one()
+        if self.auth_method != "office" or getattr(exc, "missing_permissions", None):
+            return exc
+        office = self.sudo().office_id
+        translated = office and office._l10n_pl_ksef_permission_error(
+            exc, self.company_id, self.connected_nip or self.nip)
+        return translated or exc
 
     @contextlib.contextmanager
     def _l10n_pl_ksef_client(self, environment=None, login=True):
@@ -273,6 +296,11 @@ class L10nPlKsefConfig(models.Model):
         client = self._l10n_pl_ksef_get_client() if login else self._l10n_pl_ksef_new_client(environment)
         try:
             yield client
+        except ksef_errors.KSeFError as exc:
+            translated = self._l10n_pl_ksef_office_error(exc) if login else exc
+            if translated is exc:
+                raise
+            raise translated from exc
         finally:
             try:
                 if login and getattr(client, "tokens", None):
@@ -284,7 +312,7 @@ class L10nPlKsefConfig(models.Model):
 
     def _l10n_pl_ksef_store_connection(self, environment, method, nip, client, token=None,
                                        token_created_on=None, credentials=None, cert_bytes=None,
-                                       key_bytes=None, key_password=None):
+                                       key_bytes=None, key_password=None, office=None):
         """Store a credential that has just authenticated successfully."""
         self.ensure_one()
         self._l10n_pl_ksef_check_manager()
@@ -299,7 +327,9 @@ class L10nPlKsefConfig(models.Model):
             "session_encrypted": False,
         }
         vals.update(self._l10n_pl_ksef_auth_reset_vals())
-        if method == "token":
+        if method == "office":
+            vals["office_id"] = office.id
+        elif method == "token":
             vals.update({
                 "token_encrypted": self._l10n_pl_ksef_encrypt(token),
                 "token_entered_on": today,
@@ -321,6 +351,12 @@ class L10nPlKsefConfig(models.Model):
         self._l10n_pl_ksef_save_session(client)
         env_label = dict(self._fields["environment"]._description_selection(self.env))[environment]
         method_label = dict(self._fields["auth_method"]._description_selection(self.env))[method]
+        if method == "office":
+            self.sudo().message_post(body=self.env._(
+                "Connected to KSeF (%(env)s, NIP %(nip)s) through the accounting office %(office)s "
+                "(NIP %(office_nip)s), by %(user)s.", env=env_label, nip=nip, office=office.name,
+                office_nip=office.nip, user=self.env.user.name))
+            return
         self.sudo().message_post(body=self.env._(
             "Connected to KSeF (%(env)s, NIP %(nip)s) with: %(method)s, by %(user)s.",
             env=env_label, nip=nip, method=method_label, user=self.env.user.name))
@@ -332,5 +368,5 @@ class L10nPlKsefConfig(models.Model):
             "has_token": False, "auth_cert_pem": False, "auth_key_encrypted": False,
             "auth_key_password_encrypted": False, "auth_cert_serial": False,
             "auth_cert_subject": False, "auth_cert_valid_from": False, "auth_cert_valid_to": False,
-            "has_auth_certificate": False,
+            "has_auth_certificate": False, "office_id": False,
         }

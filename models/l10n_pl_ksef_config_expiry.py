@@ -9,6 +9,7 @@ from odoo.tools.misc import format_date
 
 from ..tools import ksef_i18n, vault
 from .l10n_pl_ksef_config import OFFLINE_WARNING_DAYS, SECRET_FIELDS, SECRET_GROUP
+from .l10n_pl_ksef_office import OFFICE_SECRET_FIELDS
 
 _logger = logging.getLogger(__name__)
 
@@ -35,6 +36,13 @@ class L10nPlKsefConfig(models.Model):
                                         date=format_date(self.env, self.auth_cert_valid_to)),
                              self.env._("Request a new certificate in the KSeF application and "
                                         "connect again.")))
+        office = self.sudo().office_id if self.auth_method == "office" else False
+        if self.state == "connected" and office and office.auth_cert_valid_to \
+                and office.auth_cert_valid_to.date() <= limit:
+            warnings.append((self.env._("The accounting office's KSeF certificate expires on %(date)s",
+                                        date=format_date(self.env, office.auth_cert_valid_to)),
+                             self.env._("Upload the office's new KSeF certificate in the \"Connect "
+                                        "to KSeF\" wizard (Through the accounting office).")))
         token_end = self._l10n_pl_ksef_token_end_date()
         if self.state == "connected" and self.auth_method == "token" and token_end <= limit:
             warnings.append((self.env._("KSeF token stops working after %(date)s",
@@ -80,6 +88,10 @@ class L10nPlKsefConfig(models.Model):
         configs = self.sudo().search([("company_id", "!=", False)])
         plain = {config.id: {name: config._l10n_pl_ksef_secret(name) for name in SECRET_FIELDS}
                  for config in configs}
+        # the accounting offices' credentials (l10n_pl_ksef.office), archived ones included
+        offices = self.env["l10n_pl_ksef.office"].sudo().with_context(active_test=False).search([])
+        office_plain = {office.id: {name: office._l10n_pl_ksef_secret(name)
+                                    for name in OFFICE_SECRET_FIELDS} for office in offices}
         try:
             new_key, commit = vault.prepare_rotation()
         except (OSError, vault.VaultError) as exc:
@@ -87,7 +99,11 @@ class L10nPlKsefConfig(models.Model):
         for config in configs:
             config.write({name: vault.encrypt(value, key=new_key) if value else False
                           for name, value in plain[config.id].items()})
+        for office in offices:
+            office.write({name: vault.encrypt(value, key=new_key) if value else False
+                          for name, value in office_plain[office.id].items()})
         self.env.flush_all()
         commit()
-        _logger.info("KSeF: secrets of %d companies re-encrypted", len(configs))
+        _logger.info("KSeF: secrets of %d companies and %d accounting offices re-encrypted",
+                     len(configs), len(offices))
         return True

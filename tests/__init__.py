@@ -24,3 +24,4 @@ from . import test_messages_coexistence
 from . import test_cron_turns
 from . import test_edi_door
 from . import test_evaluation_mode
+from . import test_office

@@ -24,6 +24,8 @@ WRITE_ONLY = {
     "auth_key_password": "auth_key_password_vault",
     "offline_key_file": "offline_key_vault",
     "offline_key_password": "offline_key_password_vault",
+    "office_key_file": "office_key_vault",
+    "office_key_password": "office_key_password_vault",
 }
 MANAGER = "l10n_pl_ksef.group_ksef_manager"
 
@@ -78,6 +80,34 @@ class L10nPlKsefConnectWizard(models.TransientModel):
     auth_key_password_vault = fields.Text(groups=MANAGER)
     has_auth_key_input = fields.Boolean(compute="_compute_has_input")
 
+    # through the accounting office (l10n_pl_ksef.office: its own certificate, the clients'
+    # contexts); its record rule shows only credentials whose client companies the user may all
+    # access
+    office_mode = fields.Selection(
+        [("existing", "Use a stored office credential"),
+         ("new", "Add the office's credential")],
+        string="Office credential", default="existing", required=True)
+    office_id = fields.Many2one(
+        "l10n_pl_ksef.office", string="Accounting office credential",
+        domain="[('environment', '=', environment)]",
+        help="The accounting office's own KSeF certificate, stored once for all its clients. "
+             "This company logs in with it in its own context (its NIP).")
+    new_office_name = fields.Char(string="Accounting office name")
+    new_office_nip = fields.Char(string="Accounting office NIP",
+                                 help="The office's own NIP: the clients grant their KSeF "
+                                      "permissions to it.")
+    office_cert_file = fields.Binary(string="Office's KSeF certificate (.crt/.cer/.pem)",
+                                     attachment=False)
+    office_cert_filename = fields.Char()
+    office_key_file = fields.Binary(string="Office's private key (.key)",
+                                    compute="_compute_write_only", inverse="_inverse_write_only")
+    office_key_filename = fields.Char()
+    office_key_password = fields.Char(string="Office's private key password",
+                                      compute="_compute_write_only", inverse="_inverse_write_only")
+    office_key_vault = fields.Text(groups=MANAGER)
+    office_key_password_vault = fields.Text(groups=MANAGER)
+    has_office_key_input = fields.Boolean(compute="_compute_has_input")
+
     # offline certificate
     offline_source = fields.Selection(
         [("upload", "Upload a certificate obtained in the KSeF application"),
@@ -123,9 +153,10 @@ class L10nPlKsefConnectWizard(models.TransientModel):
         # never send a secret back to the browser, even right after it was typed
         self.invalidate_recordset(fnames=list(WRITE_ONLY))
 
-    @api.depends("token_vault", "auth_key_vault", "offline_key_vault")
+    @api.depends("token_vault", "auth_key_vault", "offline_key_vault", "office_key_vault")
     def _compute_has_input(self):
         for wizard in self.sudo():
+            wizard.has_office_key_input = bool(wizard.office_key_vault)
             wizard.has_token_input = bool(wizard.token_vault)
             wizard.has_auth_key_input = bool(wizard.auth_key_vault)
             wizard.has_offline_key_input = bool(wizard.offline_key_vault)
@@ -177,6 +208,8 @@ class L10nPlKsefConnectWizard(models.TransientModel):
         """Authenticate with the given credential; store it only when it works."""
         config = self.config_id
         action = self.env._("Connecting to KSeF")
+        if method == "office":
+            return self._authenticate_office(environment, nip, action, **kwargs)
         secret = kwargs.get("token") or kwargs.get("cert_bytes") or b""
         key = ("wizard", config.id, environment, method, nip,
                hashlib.sha256(secret.encode() if isinstance(secret, str) else secret).hexdigest())
@@ -196,6 +229,96 @@ class L10nPlKsefConnectWizard(models.TransientModel):
                 config._l10n_pl_ksef_raise_user_error(exc, action=action)
             config._l10n_pl_ksef_store_connection(environment, method, nip, client, **kwargs)
 
+    def _authenticate_office(self, environment, nip, action, office, credentials=None,
+                             key_bytes=None, key_password=None):
+        """Log in with the office's certificate in the company's context (``nip``); a refusal
+        (no permission granted by the client) is said in the office's terms. ``credentials``:
+        a certificate just uploaded for ``office`` (stored on it only once the login worked)."""
+        config = self.config_id
+        key = ("wizard-office", config.id, environment, office.id or office.nip, nip,
+               credentials.serial if credentials else "")
+        with config._l10n_pl_ksef_client(environment, login=False) as client:
+            try:
+                with config._l10n_pl_ksef_pending_login(key, client) as resumed:
+                    if resumed:
+                        pass
+                    elif credentials is not None:
+                        client.authenticate_with_certificate(nip, credentials=credentials)
+                    else:
+                        office._l10n_pl_ksef_login(client, nip)
+            except ksef_errors.KSeFError as exc:
+                said = office._l10n_pl_ksef_permission_error(exc, config.company_id, nip) or exc
+                config._l10n_pl_ksef_raise_user_error(said, action=action)
+            if not office.id:
+                office = self.env["l10n_pl_ksef.office"].create({"name": office.name, "nip": office.nip,
+                                        "environment": environment,
+                                        "company_ids": [(6, 0, config.company_id.ids)]})
+            elif config.company_id not in office.company_ids:
+                office.write({"company_ids": [(4, config.company_id.id)]})
+            if credentials is not None:
+                office._l10n_pl_ksef_store_certificate(credentials, key_bytes, key_password)
+            config._l10n_pl_ksef_store_connection(environment, "office", nip, client,
+                                                  office=office)
+        return office
+
+    def _office_to_use(self):
+        """The office credential chosen, or a new one (not saved yet) with its uploaded
+        certificate: ``(office, credentials, key_bytes, key_password)``."""
+        Office = self.env["l10n_pl_ksef.office"]
+        if self.office_mode == "existing":
+            if not self.office_id:
+                raise UserError(self.env._(
+                    "Choose the accounting office's credential, or add it (\"Add the office's "
+                    "credential\")."))
+            office = self.office_id
+            if office.environment != self.environment:
+                raise UserError(self.env._(
+                    "The credential of %(office)s is for another KSeF environment (%(office_env)s); "
+                    "choose the same environment or another credential.", office=office.name,
+                    office_env=dict(office._fields["environment"]._description_selection(
+                        self.env))[office.environment]))
+            if not office.has_auth_certificate:
+                raise UserError(self.env._(
+                    "No KSeF certificate is stored for the accounting office %(office)s: add the "
+                    "office's credential with its certificate.", office=office.name))
+            return office, None, None, None
+        from ..ksef import nip as ksef_nip
+
+        name = (self.new_office_name or "").strip()
+        office_nip = ksef_nip.normalize_nip(self.new_office_nip or "")
+        if not name or not ksef_nip.is_valid_nip(office_nip):
+            raise UserError(self.env._(
+                "Give the accounting office's name and its NIP (10 digits with a correct check "
+                "digit): the clients grant their KSeF permissions to that NIP."))
+        cert_bytes = base64.b64decode(self.office_cert_file) if self.office_cert_file else b""
+        key_bytes = self._secret("office_key_file", binary=True)
+        password = self._secret("office_key_password")
+        if not cert_bytes or not key_bytes:
+            raise UserError(self.env._(
+                "Upload the accounting office's KSeF certificate (.crt/.cer/.pem) and its private "
+                "key (.key)."))
+        try:
+            credentials = ksef_certs.load_credentials(
+                cert_bytes, key_bytes, password or None, expected_type=ksef_certs.AUTHENTICATION)
+        except ksef_errors.KSeFError as exc:
+            self.config_id._l10n_pl_ksef_raise_user_error(exc)
+        office = Office.new({"name": name, "nip": office_nip, "environment": self.environment})
+        office._l10n_pl_ksef_check_certificate(credentials)
+        return office, credentials, key_bytes, password
+
+    def _connect_through_office(self, nip, env_label):
+        office, credentials, key_bytes, password = self._office_to_use()
+        office = self._authenticate(self.environment, "office", nip, office=office,
+                                    credentials=credentials, key_bytes=key_bytes,
+                                    key_password=password)
+        self.office_id = office
+        return self.env._(
+            "Connected to KSeF (%(env)s) for NIP %(nip)s through the accounting office %(office)s "
+            "(NIP %(office_nip)s), with the office's certificate in this company's context.\n"
+            "Offline invoices still need this company's own Offline certificate (KOD II carries "
+            "the seller's context): add it in the next step.",
+            env=env_label, nip=nip, office=office.name, office_nip=office.nip)
+
     # --- buttons ------------------------------------------------------------------
 
     def action_l10n_pl_ksef_connect(self):
@@ -204,7 +327,9 @@ class L10nPlKsefConnectWizard(models.TransientModel):
         self._check_environment()
         nip = self.config_id._l10n_pl_ksef_check_nip()
         env_label = dict(self._fields["environment"]._description_selection(self.env))[self.environment]
-        if self.auth_method == "token":
+        if self.auth_method == "office":
+            message = self._connect_through_office(nip, env_label)
+        elif self.auth_method == "token":
             token = self._secret("token").strip()
             if not token:
                 raise UserError(self.env._("Paste the KSeF token generated in the KSeF application."))
