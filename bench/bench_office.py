@@ -111,10 +111,19 @@ def build_companies(registry, nips, credential, emulator):
 
 def office_credential(env, office_cert):
     """The office's credential, stored once (created on first use from ``office_cert``)."""
+    from ksef import certs
+
     office = env["l10n_pl_ksef.office"].search([("nip", "=", OFFICE_NIP)], limit=1)
     if office:
         return office
-    raise NotImplementedError("office credential creation: see the office model")
+    # stored the way the connect wizard stores it (encrypted, managers only); each client
+    # company is added to it when it is connected through it
+    office = env["l10n_pl_ksef.office"].create({"name": "Biuro Rachunkowe (bench)", "nip": OFFICE_NIP,
+                                                "environment": "emulator"})
+    credentials = certs.load_credentials(office_cert.cert_pem, office_cert.key_pem, None,
+                                         expected_type=certs.AUTHENTICATION)
+    office._l10n_pl_ksef_store_certificate(credentials, office_cert.key_pem, None)
+    return office
 
 
 def connect(env, company, config, nip, credential, emulator, office_cert):

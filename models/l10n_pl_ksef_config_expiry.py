@@ -89,7 +89,8 @@ class L10nPlKsefConfig(models.Model):
         plain = {config.id: {name: config._l10n_pl_ksef_secret(name) for name in SECRET_FIELDS}
                  for config in configs}
         # the accounting offices' credentials (l10n_pl_ksef.office), archived ones included
-        offices = self.env["l10n_pl_ksef.office"].sudo().with_context(active_test=False).search([])
+        offices = self.env["l10n_pl_ksef.office"].sudo().with_context(active_test=False).search(
+            [("nip", "!=", False)])
         office_plain = {office.id: {name: office._l10n_pl_ksef_secret(name)
                                     for name in OFFICE_SECRET_FIELDS} for office in offices}
         try:
