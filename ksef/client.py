@@ -217,6 +217,12 @@ class KSeFClient(TransportOwner):
         self.nip = nip or tokens.context_nip or self.nip
         return tokens
 
+    def relogin_with(self, login):
+        """Log in again with ``login()`` (it authenticates this client) when KSeF no longer
+        accepts the tokens given to ``use_tokens`` (refresh refused), e.g. after the
+        permissions behind them were revoked; without it the refusal is raised."""
+        self._relogin = login
+
     @property
     def is_authenticated(self):
         return self.tokens is not None and not self.tokens.refresh_expires_within(5)

@@ -254,6 +254,10 @@ class L10nPlKsefConfig(models.Model):
             if self._l10n_pl_ksef_load_session(client):
                 try:
                     client.refresh_if_needed()
+                    if self.auth_method == "office":
+                        # KSeF invalidates the tokens when the client revokes the office's
+                        # permissions: log in anew then, so that KSeF says why (415)
+                        client.relogin_with(lambda: self._l10n_pl_ksef_login_anew(client, nip))
                     return client
                 except (ksef_errors.KSeFUnauthorized, ksef_errors.KSeFBadRequest,
                         ksef_errors.KSeFForbidden, ksef_errors.KSeFAuthError):
@@ -300,6 +304,12 @@ class L10nPlKsefConfig(models.Model):
             translated = self._l10n_pl_ksef_office_error(exc) if login else exc
             if translated is exc:
                 raise
+            if isinstance(translated, ksef_errors.KSeFAuthError):
+                # the login again (tokens invalidated by KSeF) was refused: the stored session
+                # is worthless and the company's connection has a problem, said on it
+                client.tokens = None
+                self.sudo().write({"state": "error", "session_encrypted": False,
+                                   "last_error": ksef_i18n.error_message(self.env, translated)})
             raise translated from exc
         finally:
             try:

@@ -58,8 +58,8 @@ class KsefOfficeCommon(KsefTestCommon):
                                  % answer.json()["referenceNumber"]).json()
         self.assertEqual(status["status"]["code"], 200)
 
-    def revoke(self, nip):
-        self.emulator.state.delete("grants", "%s|Nip|%s" % (nip, OFFICE_NIP))
+    def revoke(self, nip, permissions=None):
+        self.emulator.revoke_permissions(nip, "Nip", OFFICE_NIP, permissions)
 
     # --- Odoo side ------------------------------------------------------------------------
     def connect_new_office(self, config=None, user=None, name="Biuro Rachunkowe Liczydło"):
@@ -92,8 +92,7 @@ class KsefOfficeCommon(KsefTestCommon):
                 and op.get("subject") == {"type": "Nip", "value": OFFICE_NIP}]
 
     def expire_session(self, config=None):
-        """What KSeF does to the tokens of a login whose permissions were revoked: they stop
-        working, the next use logs in anew (the emulator keeps them; forget them here)."""
+        """Forget the company's stored KSeF session: the next use logs in anew."""
         (config or self.config).sudo().session_encrypted = False
 
 
@@ -169,9 +168,9 @@ class TestKsefOfficeSend(KsefOfficeCommon, KsefSendCommon):
         first = self.queue()
         self.cron()
         self.assertEqual(first.l10n_pl_ksef_state, "accepted")
-        # the client revokes the office's permissions in KSeF
+        # the client revokes the office's permissions in KSeF: KSeF invalidates the tokens of
+        # the office's login in that context, Odoo logs in anew and KSeF says 415
         self.revoke(TEST_NIP)
-        self.expire_session()
         move = self.queue()
         self.cron()
         self.assertEqual(move.l10n_pl_ksef_state, "queued", "nothing is lost")
@@ -189,6 +188,18 @@ class TestKsefOfficeSend(KsefOfficeCommon, KsefSendCommon):
         self.cron()
         self.assertEqual(move.l10n_pl_ksef_state, "accepted", move.l10n_pl_ksef_message)
         self.assertEqual(self.config.state, "connected")
+
+    def test_invoicewrite_taken_back_during_a_session(self):
+        self.grant(TEST_NIP)
+        self.connect_new_office()
+        self.revoke(TEST_NIP, ["InvoiceWrite"])      # InvoiceRead stays: the session stays
+        move = self.queue()
+        self.cron()
+        self.assertEqual(move.l10n_pl_ksef_state, "queued")
+        self.assertIn("may not send invoices", move.l10n_pl_ksef_message)
+        self.grant(TEST_NIP, ["InvoiceWrite"])
+        self.cron()
+        self.assertEqual(move.l10n_pl_ksef_state, "accepted", move.l10n_pl_ksef_message)
 
     def test_read_only_grant_says_invoicewrite_is_missing(self):
         self.grant(TEST_NIP, ["InvoiceRead"])
@@ -275,16 +286,22 @@ class TestKsefOfficeClients(KsefOfficeImportMixin, KsefOfficeCommon):
             result = cursor._l10n_pl_ksef_run()
             self.assertEqual(result["state"], "done", result["message"])
             self.assertEqual(self.imported(company), expected)
-        # one client revokes: only that one is refused, naming that client
+        # one client revokes: only that one is refused (its tokens are invalidated), naming
+        # that client; the other goes on with its own session
         self.revoke(OTHER_NIP)
-        self.expire_session(self.config2)
+        cursor2 = self.prepare_import(self.company2, OTHER_NIP)
+        with mute_logger("odoo.addons.l10n_pl_ksef.models.l10n_pl_ksef_import_cursor"):
+            result = cursor2._l10n_pl_ksef_run()
+        self.assertEqual(result["state"], "failed")
+        self.assertIn(OTHER_NIP, result["message"])
+        self.assertIn("InvoiceRead", result["message"])
         with self.assertRaises(UserError) as caught:
             self.config2.action_l10n_pl_ksef_test_connection()
-        self.assertIn(OTHER_NIP, str(caught.exception))
-        self.assertIn("InvoiceRead", str(caught.exception))
-        self.expire_session(self.config)
-        with self.config._l10n_pl_ksef_client() as client:
-            self.assertEqual(client.nip, TEST_NIP)
+        self.assertIn("Aplikacja Podatnika KSeF > Uprawnienia", str(caught.exception))
+        logins = len(self.office_logins(TEST_NIP))
+        cursor1 = self.prepare_import(self.company, TEST_NIP)
+        self.assertEqual(cursor1._l10n_pl_ksef_run()["state"], "done")
+        self.assertEqual(len(self.office_logins(TEST_NIP)), logins, "its session was reused")
 
     def test_write_only_grant_says_invoiceread_is_missing_for_the_import(self):
         self.grant(TEST_NIP, ["InvoiceWrite"])
@@ -298,8 +315,7 @@ class TestKsefOfficeClients(KsefOfficeImportMixin, KsefOfficeCommon):
         self.assertIn("InvoiceRead", result["message"])
         self.assertFalse(self.imported(self.company))
         # granted: the same cursor imports it, nothing skipped
-        self.grant(TEST_NIP, ["InvoiceRead"])
-        self.expire_session()
+        self.grant(TEST_NIP, ["InvoiceRead"])     # effective in the same session
         cursor.next_run_after = False
         self.assertEqual(cursor._l10n_pl_ksef_run()["state"], "done")
         self.assertEqual(len(self.imported(self.company)), 1)

@@ -190,6 +190,20 @@ class Emulator:
         with self.lock:
             return seed_raw_invoice(self, buyer_nip, xml_bytes, seller_nip, invoice_number)
 
+    def revoke_permissions(self, context_nip, identifier_type, identifier_value, permissions=None):
+        """Take back permissions (all when ``permissions`` is None) of a subject in a NIP context;
+        the tokens of its logins in that context stop working once it holds none."""
+        with self.lock:
+            key = "%s|%s|%s" % (context_nip, identifier_type, identifier_value)
+            rec = self.state.get("grants", key)
+            if rec is None:
+                return
+            rec["permissions"] = sorted(set(rec["permissions"]) - set(permissions or rec["permissions"]))
+            if rec["permissions"]:
+                self.state.put("grants", key, rec)
+            else:
+                self.state.delete("grants", key)
+
     def grant_permissions(self, context_nip, identifier_type, identifier_value, permissions):
         """Like POST /testdata/permissions: give a subject permissions in a NIP context."""
         with self.lock:
@@ -410,7 +424,15 @@ class Emulator:
         if kind == "access" and auth.get("allowedIps") and not _ip_allowed(req.ip, auth["allowedIps"]):
             raise ApiError(403, reason_code="ip-not-allowed",
                            detail="Adres IP %s nie jest dozwolony dla tego tokena." % req.ip)
-        if permissions and not set(permissions) & set(auth.get("permissions") or []):
+        held = auth.get("permissions") or []
+        if auth.get("grantBased") and kind in ("access", "refresh"):
+            # "tokens are invalidated when the permissions are lost": a login that holds its
+            # permissions by grant (an office in a client's context) has what is granted now
+            held = self.permissions_of(auth["context"], auth["subject"])
+            if not held:
+                raise ApiError(401, detail="Token unieważniony: uprawnienia w tym kontekście "
+                                           "zostały odebrane.")
+        if permissions and not set(permissions) & set(held):
             raise ApiError(403, reason_code="missing-permissions",
                            detail="Brak wymaganych uprawnień: %s." % ", ".join(permissions))
         req.bearer = rec

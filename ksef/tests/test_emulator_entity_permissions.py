@@ -49,3 +49,30 @@ def test_entity_grant_needs_credentials_manage(emulator, openapi_check):
         "subjectDetails": {"fullName": "Biuro"}})
     assert refused.status_code == 403
     assert office  # the office's certificate was never needed for the refusal
+
+
+def test_revoking_the_grant_invalidates_the_offices_tokens(emulator, openapi_check):
+    """KSeF invalidates the tokens of a login whose permissions are taken back; taking back one
+    of two leaves the other usable in the same session."""
+    office = certs.make_test_certificate(nip=OFFICE_NIP)
+    emulator.revoke_permissions(SAMPLE_NIP, "Nip", OFFICE_NIP)
+    emulator.grant_permissions(SAMPLE_NIP, "Nip", OFFICE_NIP, ["InvoiceWrite", "InvoiceRead"])
+    office_api = Api(emulator, openapi_check)
+    tokens = office_api.xades_login(OFFICE_NIP, office.certificate, office.private_key,
+                                    context_nip=SAMPLE_NIP)
+    assert office_api.open_session()[0]
+    emulator.revoke_permissions(SAMPLE_NIP, "Nip", OFFICE_NIP, ["InvoiceWrite"])
+    refused = office_api.call("POST", "/sessions/online", json={}, validate_request=False)
+    assert refused.status_code == 403
+    assert "InvoiceWrite" in refused.text
+    emulator.revoke_permissions(SAMPLE_NIP, "Nip", OFFICE_NIP)
+    assert office_api.call("GET", "/sessions?pageSize=10&sessionType=Online").status_code == 401
+    refresh = office_api.call("POST", "/auth/token/refresh", token=tokens["refreshToken"]["token"])
+    assert refresh.status_code == 401
+    office_api.xades_login(OFFICE_NIP, office.certificate, office.private_key, context_nip=SAMPLE_NIP,
+                           expect_status=415)
+    # the client's own login in its context is not affected by grants
+    seal = certs.make_test_certificate(nip=SAMPLE_NIP)
+    own = Api(emulator, openapi_check)
+    own.xades_login(SAMPLE_NIP, seal.certificate, seal.private_key)
+    assert own.open_session()[0]

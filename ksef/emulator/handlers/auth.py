@@ -201,6 +201,10 @@ def xades_signature(emu, req):
         if not permissions:
             status = _status(415, "Brak przypisanych uprawnień")
         extra["permissions"] = permissions
+        # permissions granted by the context's owner (an accounting office acting for a client):
+        # KSeF invalidates the tokens of this login when they are revoked (emu.authorize)
+        extra["grantBased"] = not (context["type"] == "Nip" and subject["type"] == "Nip"
+                                   and subject["value"] == context["value"])
         if issued is not None:
             issued["lastUseDate"] = time.time()
             emu.state.put("certs", issued["certificateSerialNumber"], issued)
