@@ -324,10 +324,18 @@ class L10nPlKsefConfig(models.Model):
                             client.logout()
                 except (ksef_errors.KSeFError, UserError) as exc:
                     _logger.info("KSeF: logout at disconnect failed: %s", exc.__class__.__name__)
+            office = config.office_id if config.auth_method == "office" else False
             vals = config._l10n_pl_ksef_auth_reset_vals()
             vals.update({"state": "not_connected", "auth_method": False, "connected_nip": False,
                          "session_encrypted": False, "last_error": False})
             config.write(vals)
+            if office:
+                config.message_post(body=self.env._(
+                    "Disconnected from KSeF by %(user)s: this company no longer logs in through "
+                    "the accounting office %(office)s (NIP %(office_nip)s); the office's "
+                    "credential is kept for its other clients.", user=self.env.user.name,
+                    office=office.name, office_nip=office.nip))
+                continue
             config.message_post(body=self.env._(
                 "Disconnected from KSeF by %(user)s; the stored token, certificate and keys were "
                 "removed.", user=self.env.user.name))

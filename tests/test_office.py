@@ -148,6 +148,12 @@ class TestKsefOfficeSend(KsefOfficeCommon, KsefSendCommon):
         with config._l10n_pl_ksef_client() as client:
             self.assertEqual(client.nip, TEST_NIP)
         self.assertEqual(len(self.office_logins(TEST_NIP)), 2)
+        # disconnecting the company keeps the office's credential (its other clients use it)
+        self.config.with_user(self.manager).action_l10n_pl_ksef_disconnect()
+        self.assertEqual((config.state, config.auth_method, config.office_id),
+                         ("not_connected", False, office.browse()))
+        self.assertIn("the office's credential is kept", config.message_ids[0].body)
+        self.assertTrue(office.has_auth_certificate and office.auth_key_encrypted)
 
     def test_without_grant_the_message_says_what_the_client_grants(self):
         with self.assertRaises(UserError) as caught:
