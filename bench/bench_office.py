@@ -99,6 +99,10 @@ def build_companies(registry, nips, credential, emulator):
             company = polish_company(env, "%s %03d" % (PREFIX, index), nip, street="ul. Biurowa %d" % index,
                                      zip="00-%03d" % (index % 1000), city="Warszawa")
             config = company._l10n_pl_ksef_get_config()
+            if config.state == "connected" and credential == "office" and office_available(env) \
+                    and config.auth_method != "office":
+                # built by an earlier run with a token of its own: moved to the office credential
+                config.action_l10n_pl_ksef_disconnect()
             if config.state != "connected":
                 connect(env, company, config, nip, credential, emulator, office_cert)
             config.write({"send_on_post": False})
