@@ -25,3 +25,4 @@ from . import test_cron_turns
 from . import test_edi_door
 from . import test_evaluation_mode
 from . import test_office
+from . import test_tours_connect

@@ -28,7 +28,7 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_connect_emulator", {
         },
         {
             content: "Close the wizard",
-            trigger: ".modal .modal-footer button:enabled",
+            trigger: ".modal .modal-footer button[special='cancel']",
             run: "click",
         },
         {
