@@ -61,6 +61,14 @@ def pending_login(dbname, key, pending=None, drop=False):
         return found[0] if found else None
 
 
+def _identity_label(identity):
+    """How the certificate names its holder, as a user reads it: "NIP 5265877635",
+    "PESEL 80010112345", "SHA-256 <fingerprint>" (not the API's type names "Nip", "Pesel")."""
+    kind, value = identity
+    return "%s %s" % ({"Nip": "NIP", "Pesel": "PESEL", "Fingerprint": "SHA-256"}.get(kind, kind),
+                      value)
+
+
 class L10nPlKsefConfig(models.Model):
     _inherit = "l10n_pl_ksef.config"
 
@@ -352,7 +360,7 @@ class L10nPlKsefConfig(models.Model):
                 "auth_key_encrypted": self._l10n_pl_ksef_encrypt(key_bytes),
                 "auth_key_password_encrypted": self._l10n_pl_ksef_encrypt(key_password),
                 "auth_cert_serial": credentials.serial,
-                "auth_cert_subject": "%s %s" % tuple(credentials.identity),
+                "auth_cert_subject": _identity_label(credentials.identity),
                 "auth_cert_valid_from": _naive(credentials.valid_from),
                 "auth_cert_valid_to": _naive(credentials.valid_to),
                 "has_auth_certificate": True,

@@ -14,9 +14,12 @@ real HTTP with real cryptography, as against KSeF's TEST.
 import json
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.tests import tagged
 
-from .common import KEY_PASSWORD, OTHER_NIP, TEST_NIP, WRONG_PASSWORD, KsefTestCommon
+from ..ksef import certs as ksef_certs
+from .common import KEY_PASSWORD, OTHER_NIP, TEST_NIP, WRONG_PASSWORD
+from .send_common import KsefSendCommon
 from .test_tours import KsefTourMixin
 
 TOUR_DATA = "l10n_pl_ksef_tour_connect.json"
@@ -42,7 +45,7 @@ EXPECTED = {
 }
 
 
-class KsefConnectTourCase(KsefTestCommon, KsefTourMixin):
+class KsefConnectTourCase(KsefSendCommon, KsefTourMixin):
     """The KSeF manager works in ``LANG``; the TEST environment is the embedded emulator."""
 
     LANG = "en_US"
@@ -133,6 +136,7 @@ class KsefConnectTourPaths:
         self.assertEqual((config.state, config.environment, config.auth_method),
                          ("connected", "test", "certificate"))
         self.assertEqual(config.auth_cert_serial, test_cert.serial)
+        self.assertEqual(config.auth_cert_subject, "NIP %s" % TEST_NIP)
         # the wrong password was refused before contacting KSeF: one XAdES login
         self.assertEqual(self.emulator.counters.get("POST /auth/xades-signature"), 1,
                          self.emulator.counters)
@@ -159,22 +163,35 @@ class KsefConnectTourPaths:
         self.assertEqual(config._l10n_pl_ksef_get_offline_credentials().serial, offline.serial)
         self.assertIn(self.expected("offline_stored"), self.wizard_messages())
 
-    # --- 6: record a failure announced by the ministry and its end --------------------------
+    # --- 6: record a failure announced by the ministry and its end; end an unavailability ---
     def test_record_and_end_an_outage(self):
         self.connect_token()
+        offline = self.make_cert(cert_type=ksef_certs.OFFLINE)
+        self.config._l10n_pl_ksef_store_offline_certificate(
+            ksef_certs.load_credentials(offline.cert_pem, offline.key_pem, KEY_PASSWORD,
+                                        expected_type=ksef_certs.OFFLINE),
+            "offline", offline.key_pem, KEY_PASSWORD)
         Outage = self.env["l10n_pl_ksef.outage"]
+        # KSeF could not be reached: Odoo recorded an unavailability, an invoice waits offline
+        unavailable = Outage._l10n_pl_ksef_start_automatic(self.company, "KSeF unreachable")
+        move = self.make_invoice()
+        move._l10n_pl_ksef_enqueue(mode="offline")
+        self.assertEqual(move.l10n_pl_ksef_outage_id, unavailable)
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "pending")
         before = Outage.search([])
-        self.start_tour("/odoo", "l10n_pl_ksef_record_outage",
-                        login=self.manager.login)
-        outage = Outage.search([]) - before
-        self.assertEqual(len(outage), 1)
-        self.assertEqual((outage.kind, outage.company_id, outage.note),
-                         ("emergency", self.company, "BIP MF tour"))
-        self.assertTrue(outage.date_end)
-        self.assertGreaterEqual(outage.date_end, outage.date_start)
-        self.assertFalse(outage.automatic)
+        self.start_tour("/odoo", "l10n_pl_ksef_record_outage", login=self.manager.login)
+        failure = Outage.search([]) - before
+        self.assertEqual(len(failure), 1)
+        self.assertEqual((failure.kind, failure.company_id, failure.note, failure.automatic),
+                         ("emergency", self.company, "BIP MF tour", False))
+        self.assertTrue(failure.date_end)
+        self.assertGreaterEqual(failure.date_end, failure.date_start)
         self.assertIn(self.expected("emergency"),
-                      outage.with_context(lang=self.LANG).display_name)
+                      failure.with_context(lang=self.LANG).display_name)
+        # the end of the unavailability, recorded by hand, gives the waiting invoice its deadline
+        self.assertTrue(unavailable.date_end)
+        self.assertEqual(move.l10n_pl_ksef_deadline_status, "due")
+        self.assertGreaterEqual(move.l10n_pl_ksef_deadline, fields.Date.context_today(move))
 
     # --- 7: disconnect ------------------------------------------------------------------------
     def test_disconnect(self):
@@ -195,3 +212,4 @@ class TestKsefConnectToursPolish(KsefConnectTourPaths, KsefConnectTourCase):
     """The same tours for a KSeF manager who works in Polish."""
 
     LANG = "pl_PL"
+

@@ -88,8 +88,8 @@ function openKsefSettingsFromTheMenu() {
 
 function stateIs(state) {
     return {
-        content: `The KSeF settings say: ${state}`,
-        trigger: `.o_form_view .o_statusbar_status button.o_arrow_button_current[data-value='${state}']`,
+        content: `The KSeF settings say: ${state} (and offer no "Connection problem" step)`,
+        trigger: `.o_form_view .o_statusbar_status:not(:has(button[data-value='error'])) button.o_arrow_button_current[data-value='${state}']`,
     };
 }
 
@@ -272,6 +272,10 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_connect_certificate", {
             ...closeTheWizard(),
             stateIs("connected"),
             {
+                content: "The certificate's holder is shown as the user knows it",
+                trigger: `.o_form_view .o_field_widget[name='auth_cert_subject']:contains("NIP ${NIP}")`,
+            },
+            {
                 content: "The offline certificate is shown, valid",
                 trigger: ".o_form_view .o_field_widget[name='offline_cert_serial']:not(:empty)",
             },
@@ -305,7 +309,8 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_offline_certificate_upload
     },
 });
 
-/* --- 6: record a failure announced by the ministry, then its end -------------------------- */
+/* --- 6: record a failure announced by the ministry and its end; end the unavailability Odoo
+ * recorded, during which an invoice was issued offline -------------------------------------- */
 registry.category("web_tour.tours").add("l10n_pl_ksef_record_outage", {
     steps: () => {
         const T = texts();
@@ -355,8 +360,35 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_record_outage", {
                 run: "click",
             },
             {
-                content: "The outage is listed with its end",
-                trigger: ".o_list_view .o_data_row .o_data_cell[name='date_end']:not(:empty)",
+                content: "The failure is listed with its end",
+                trigger: ".o_list_view .o_data_row:has(.o_data_cell[name='note']:contains(BIP MF tour)) .o_data_cell[name='date_end']:not(:empty)",
+            },
+            {
+                content: "Open the unavailability Odoo recorded when KSeF could not be reached",
+                trigger: ".o_list_view .o_data_row:has(.o_data_cell[name='automatic'] input:checked) .o_data_cell[name='kind']",
+                run: "click",
+            },
+            {
+                content: "An invoice was issued offline during it",
+                trigger: ".o_form_view button[name='action_view_moves'] .o_stat_value:contains(1)",
+            },
+            {
+                content: "KSeF works again: Ended now",
+                trigger: ".o_form_view .o_form_statusbar button[name='action_l10n_pl_ksef_end_now']",
+                run: "click",
+            },
+            {
+                content: "The unavailability is ended",
+                trigger: ".o_form_view .o_form_statusbar:not(:has(button[name='action_l10n_pl_ksef_end_now']))",
+            },
+            {
+                content: "See the invoices issued during it",
+                trigger: ".o_form_view button[name='action_view_moves']",
+                run: "click",
+            },
+            {
+                content: "The invoice issued offline is listed",
+                trigger: ".o_list_view .o_data_row:count(1)",
             },
         ];
     },
