@@ -33,6 +33,7 @@ EXPECTED = {
         "offline_stored": "is stored",
         "disconnected": "Disconnected from KSeF by",
         "emergency": "KSeF failure (emergency mode)",
+        "connected_emulator": "Connected to the local KSeF emulator",
     },
     "pl_PL": {
         "connected_token": "tokenem dla NIP %s" % TEST_NIP,
@@ -41,6 +42,7 @@ EXPECTED = {
         "offline_stored": "został zapisany",
         "disconnected": "Rozłączono z KSeF",
         "emergency": "Awaria KSeF (tryb awaryjny)",
+        "connected_emulator": "Połączono z lokalnym emulatorem KSeF",
     },
 }
 
@@ -97,6 +99,16 @@ class KsefConnectTourPaths:
 
     # Odoo collects only the test methods a class defines itself unless told otherwise
     allow_inherited_tests_method = True
+
+    # --- 1: evaluation mode: the local emulator ---------------------------------------------
+    def test_connect_to_the_local_emulator(self):
+        self.start_tour(self.config_url(), "l10n_pl_ksef_connect_local_emulator",
+                        login=self.manager.login)
+        config = self.config
+        config.invalidate_recordset()
+        self.assertEqual((config.state, config.environment, config.auth_method),
+                         ("connected", "emulator", "token"))
+        self.assertIn(self.expected("connected_emulator"), self.wizard_messages())
 
     # --- 1 + 3: token, after a malformed token, a token of another NIP and a refused token ------
     def test_connect_with_a_token_after_wrong_tokens(self):

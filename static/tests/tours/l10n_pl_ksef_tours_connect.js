@@ -26,6 +26,8 @@ const TEXTS = {
         offlineStored: "The offline certificate",
         offlineStoredEnd: "is stored",
         emergency: "KSeF failure (emergency mode)",
+        connectedEmulator: "Connected to the local KSeF emulator",
+        noLegalEffect: "Nothing sent there has any legal effect",
     },
     pl: {
         notAToken: "To nie jest token KSeF",
@@ -37,6 +39,8 @@ const TEXTS = {
         offlineStored: "Certyfikat offline",
         offlineStoredEnd: "został zapisany",
         emergency: "Awaria KSeF (tryb awaryjny)",
+        connectedEmulator: "Połączono z lokalnym emulatorem KSeF",
+        noLegalEffect: "nie ma skutków prawnych",
     },
 };
 
@@ -193,6 +197,30 @@ function closeTheWizard() {
         },
     ];
 }
+
+/* --- 1: evaluation: connect to the local emulator (no KSeF account needed) ---------------- */
+registry.category("web_tour.tours").add("l10n_pl_ksef_connect_local_emulator", {
+    steps: () => {
+        const T = texts();
+        return [
+            stateIs("not_connected"),
+            openTheWizard(),
+            chooseRadio("environment", "emulator"),
+            {
+                content: "No token or certificate is asked for",
+                trigger: ".modal:not(:has(.o_field_widget[name='token'])):not(:has(.o_field_widget[name='auth_method']))",
+            },
+            {
+                content: "Use the local KSeF emulator",
+                trigger: ".modal button[name='action_l10n_pl_ksef_use_emulator']",
+                run: "click",
+            },
+            resultSays(T.connectedEmulator, NIP, T.noLegalEffect),
+            ...closeTheWizard(),
+            stateIs("connected"),
+        ];
+    },
+});
 
 /* --- 1 + 3: connect with a KSeF token, after a malformed, a foreign and a refused token ---- */
 registry.category("web_tour.tours").add("l10n_pl_ksef_connect_token", {
