@@ -249,8 +249,9 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_connect_token", {
             click("action_l10n_pl_ksef_connect", "Connect"),
             resultSays(T.connectedToken),
             {
-                content: "The optional offline certificate step follows",
-                trigger: ".modal .o_field_widget[name='offline_source']",
+                content: "The optional offline certificate step follows; nothing to save before a " +
+                    "certificate is uploaded",
+                trigger: ".modal:has(.o_field_widget[name='offline_source']) .modal-footer:not(:has(button[name='action_l10n_pl_ksef_save_offline']))",
             },
             ...closeTheWizard(),
             stateIs("connected"),
