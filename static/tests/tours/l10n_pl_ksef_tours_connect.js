@@ -208,7 +208,7 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_connect_local_emulator", {
             chooseRadio("environment", "emulator"),
             {
                 content: "No token or certificate is asked for",
-                trigger: ".modal:not(:has(.o_field_widget[name='token'])):not(:has(.o_field_widget[name='auth_method']))",
+                trigger: ".modal:not(:has(.o_field_widget[name='token'])):not(:has(.o_field_widget[name='auth_cert_file']))",
             },
             {
                 content: "Use the local KSeF emulator",
