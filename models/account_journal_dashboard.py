@@ -1,4 +1,5 @@
-"""Count of invoices waiting for KSeF on the sales journal's dashboard card."""
+"""KSeF on the journals' dashboard cards: the count of invoices waiting for KSeF (sales), and
+whether the purchase journal's card offers "Import from KSeF" (company connected)."""
 from odoo import models
 
 
@@ -7,6 +8,9 @@ class AccountJournal(models.Model):
 
     def _fill_sale_purchase_dashboard_data(self, dashboard_data):
         super()._fill_sale_purchase_dashboard_data(dashboard_data)
+        for journal in self.filtered(lambda j: j.type == "purchase"):
+            dashboard_data[journal.id]["l10n_pl_ksef_import"] = \
+                journal.company_id._l10n_pl_ksef_is_connected()
         sale_journals = self.filtered(lambda j: j.type == "sale")
         if not sale_journals:
             return

@@ -32,10 +32,15 @@ class AccountMoveSend(models.AbstractModel):
         }
         if ODOO_EDI_KEY in res:
             original = res[ODOO_EDI_KEY]["is_applicable"]
+            # ours first: for a connected company l10n_pl_edi's test is never evaluated. Its test
+            # reads res.company.l10n_pl_edi_register, computed from a field only administrators
+            # may read: for any other user (an accountant) Odoo's Send wizard failed with "You
+            # do not have enough rights to access the field l10n_pl_edi_certificate"; sudo: that
+            # flag only says whether l10n_pl_edi has a certificate, nothing secret is returned
             res[ODOO_EDI_KEY] = dict(
                 res[ODOO_EDI_KEY],
-                is_applicable=lambda move: original(move)
-                and not move.company_id._l10n_pl_ksef_is_connected())
+                is_applicable=lambda move: not move.company_id._l10n_pl_ksef_is_connected()
+                and original(move.sudo()))
         return res
 
     @api.model

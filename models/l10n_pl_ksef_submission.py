@@ -197,7 +197,10 @@ class L10nPlKsefSubmission(models.Model):
                     # writes it from an older one)
                     company.sudo().l10n_pl_ksef_config_id.send_turn_at = fields.Datetime.now()
                 try:
-                    self._process_company(company)
+                    # what the cron writes on the invoices (chatter lines, KSeF messages) is in
+                    # the company's language, not in the language of the cron's user (OdooBot)
+                    self.with_context(lang=company.partner_id.lang or self.env.lang) \
+                        ._process_company(company)
                 except UserError as exc:
                     _logger.warning("KSeF: sending for %s failed: %s", company.name, exc)
                 self._commit()
