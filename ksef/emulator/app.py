@@ -8,6 +8,7 @@ import time
 from ..fa3.schema import SHIPPED_SCHEMA_DIR
 from . import handlers  # noqa: F401  (importing the package registers every route)
 from .common import ApiError, iso, make_reference, now, token_hash
+from .contract import validate_request
 from .faults import Faults
 from .handlers.batch import serve_upload
 from .handlers.exports import serve_download
@@ -344,6 +345,7 @@ class Emulator:
                                                     "zaimplementowana w emulatorze."
                                                     % (req.method, template)))
             try:
+                validate_request(req, req.method, template)
                 advance(self)
                 response = handler(self, req)
             except ApiError as err:

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ST=${ST:-/tmp/st-venv/bin/st}
-PY=.venv/bin/python
+PY=${PY:-.venv/bin/python}
 PORT=${PORT:-18765}
 WORK=$(mktemp -d)
 SPEC=$WORK/openapi.json
@@ -25,7 +25,9 @@ PY
 
 $PY -m ksef emulator --port "$PORT" --rate-limits off >"$WORK/emulator.log" 2>&1 &
 EMU=$!
-trap 'kill $EMU 2>/dev/null; rm -rf "$WORK"' EXIT
+# the emulator's own log is shown when it died during the run
+trap 'kill -0 $EMU 2>/dev/null || { echo "emulator died:"; tail -40 "$WORK/emulator.log"; }
+      kill $EMU 2>/dev/null; [ -z "${KEEP_LOG:-}" ] || cp "$WORK/emulator.log" "$KEEP_LOG"; rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do curl -s -o /dev/null "$URL/security/public-key-certificates" && break; sleep 0.2; done
 
 TOKEN=$($PY - "$URL" <<'PY'
