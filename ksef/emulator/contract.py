@@ -71,7 +71,12 @@ def build_contract(document, operations):
                 "name": param["name"], "in": param["in"],
                 "required": bool(param.get("required") or param["in"] == "path"),
                 "schema": _strip(param.get("schema") or {})}
-        entry = {"parameters": sorted(params.values(), key=lambda p: (p["in"], p["name"]))}
+        security = op.get("security", document.get("security")) or []
+        table = ((op.get("responses") or {}).get("400") or {}).get("description") or ""
+        codes = sorted({int(c) for c in re.findall(r"^\|\s*(\d+)\s*\|", table, re.M)})
+        entry = {"parameters": sorted(params.values(), key=lambda p: (p["in"], p["name"])),
+                 "secured": any(bool(requirement) for requirement in security),
+                 "codes400": codes}
         body = op.get("requestBody")
         if body:
             entry["body"] = {"required": bool(body.get("required")),
@@ -246,8 +251,35 @@ def _coerce(schema, schemas, raw):
     return raw
 
 
+#: 400 exception codes the ministry documents for an operation outside the OpenAPI file's own
+#: table (shared/ksef/API-2.7-2.9.md, collective identifiers: 71004 invoices of different
+#: sellers, 71005 the same KSeF number twice in one request)
+EXTRA_CODES = {"POST /collective-identifiers": (71004, 71005)}
+
+
+def documented_error(err, method, template):
+    """A handler's 400 as the spec documents it for this operation: its own exception code when
+    the operation's 400 table lists it, else the generic 21405 (validation) with the specific
+    reason kept in the details."""
+    op = contract()["operations"].get("%s %s" % (method, template))
+    key = "%s %s" % (method, template)
+    if err.status != 400 or op is None or not op.get("codes400") or err.code in op["codes400"] \
+            or err.code in EXTRA_CODES.get(key, ()):
+        return err
+    details = [d for d in [err.description] + list(err.details or []) if d]
+    return ApiError(400, 21405, details=details)
+
+
+def requires_token(method, template):
+    """Whether the spec puts the operation behind a bearer token (``security``)."""
+    op = contract()["operations"].get("%s %s" % (method, template))
+    return bool(op and op.get("secured"))
+
+
 def validate_request(req, method, template):
-    """Raise ApiError(400, 21405) when ``req`` violates the operation's OpenAPI contract."""
+    """Raise ApiError(400, 21405) when ``req`` violates the operation's OpenAPI contract.
+    Messages start with where the problem is: ``$.field`` (JSON body), ``query.name``,
+    ``path.name``, ``header.name``."""
     data = contract()
     op = data["operations"].get("%s %s" % (method, template))
     if op is None:
@@ -265,9 +297,10 @@ def validate_request(req, method, template):
                 [req.headers[name]] if name in req.headers else [])
         else:
             continue
+        label = "%s.%s" % (where, name)
         if not values:
             if param["required"]:
-                problems.append("%s: parametr jest wymagany." % name)
+                problems.append("%s: parametr jest wymagany." % label)
             continue
         resolved = schema
         while "$ref" in resolved:
@@ -275,11 +308,11 @@ def validate_request(req, method, template):
         if resolved.get("type") == "array":
             value = [_coerce(resolved.get("items") or {}, data["schemas"], v) for v in values]
         elif len(values) > 1:
-            problems.append("%s: parametr podany więcej niż raz." % name)
+            problems.append("%s: parametr podany więcej niż raz." % label)
             continue
         else:
             value = _coerce(schema, data["schemas"], values[0])
-        problems += validator.errors(schema, value, name)
+        problems += validator.errors(schema, value, label)
     body = op.get("body")
     if body and "application/json" in body["content"]:
         ctype = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()

@@ -9,6 +9,7 @@ Each row: (method, path template, rate-limit group or None, (per s, per min, per
 A group of None means "per IP, per second only" (public and auth operations).
 """
 import re
+import urllib.parse
 
 OPERATIONS = [
     ("GET", "/auth/sessions", 'other', (10, 30, 120)),
@@ -157,6 +158,7 @@ class Router:
         if best is None:
             return None, None
         _key, template, params = best
+        params = {name: urllib.parse.unquote(value) for name, value in params.items()}
         if method in self.methods(template):
             return template, params
         return None, template
