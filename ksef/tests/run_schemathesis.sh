@@ -38,9 +38,9 @@ sys.path.insert(0, ".")
 from ksef import auth
 from ksef.bootstrap import obtain_test_token
 from ksef.client import KSeFClient
-url, nip = sys.argv[1], "5265877635"
+url, nip, other_nip = sys.argv[1], "5265877635", "7762811692"
 ksef_token = obtain_test_token(url, nip)
-pools = {"access": [], "refresh": [], "authentication": []}
+pools = {"access": [], "refresh": [], "authentication": [], "limits": []}
 for _ in range(40):
     client = KSeFClient(url)
     client.authenticate_with_token(nip, ksef_token)
@@ -48,6 +48,13 @@ for _ in range(40):
     pools["refresh"].append(client.tokens.refresh_token)
     _ref, token = auth.init_token_auth(client.transport, client.key_store, nip, ksef_token)
     pools["authentication"].append(token)
+# the /testdata/*limits* operations run in a context of their own: the limits schemathesis
+# sets there throttle that context only, not every operation tested after them
+other_token = obtain_test_token(url, other_nip)
+for _ in range(5):
+    client = KSeFClient(url)
+    client.authenticate_with_token(other_nip, other_token)
+    pools["limits"].append(client.tokens.access_token)
 json.dump(pools, open(sys.argv[2], "w"))
 PY
 

@@ -6,8 +6,9 @@ Harness, not leniency:
   /auth/token/redeem). Each comes from a pool minted for real by the script (KSEF_ST_TOKENS);
   a 401 (e.g. after schemathesis itself called DELETE /auth/sessions/current, or redeemed an
   authentication token) takes the next one.
-* POST /testdata/rate-limits with generated limits would throttle every later operation to
-  429 (so nothing after it would really be tested): the limits are reset right after it.
+* POST /testdata/rate-limits (and the other /testdata limit operations) with generated limits
+  would throttle every later operation of that context to 429, leaving them untested: those
+  operations run with tokens of a second context (pool "limits").
 * ksef_positive_data_acceptance replaces schemathesis' positive_data_acceptance (ST202). The
   built-in check takes 2xx/3xx/401/403/404/409/429/5xx as the answers to a schema-valid
   request. The official KSeF OpenAPI defines no 404 anywhere: an unknown reference number,
@@ -28,7 +29,6 @@ import json
 import os
 import re
 
-import requests
 import schemathesis
 from schemathesis.specs.openapi.checks import (
     RejectedPositiveData,
@@ -44,6 +44,8 @@ with open(os.environ["KSEF_ST_SPEC"], encoding="utf-8") as _handle:
 _SCHEMA_PROBLEM = re.compile(r"^(\$|query\.|path\.|header\.)\S*: ")
 REFRESH_PATHS = ("/auth/token/refresh",)
 AUTHENTICATION_PATHS = ("/auth/{referenceNumber}", "/auth/token/redeem")
+LIMIT_PATHS = ("/testdata/rate-limits", "/testdata/rate-limits/production",
+               "/testdata/limits/context/session", "/testdata/limits/subject/certificate")
 
 
 #: codes the ministry documents outside the OpenAPI file's tables (shared/ksef/API-2.7-2.9.md;
@@ -112,27 +114,24 @@ class _Pool:
         case.headers["Authorization"] = "Bearer %s" % data
 
 
-@schemathesis.auth().skip_for(path=REFRESH_PATHS + AUTHENTICATION_PATHS)
+@schemathesis.auth().skip_for(path=list(REFRESH_PATHS + AUTHENTICATION_PATHS + LIMIT_PATHS))
 class AccessToken(_Pool):
     kind = "access"
 
 
-@schemathesis.auth().apply_to(path=REFRESH_PATHS)
+@schemathesis.auth().apply_to(path=list(REFRESH_PATHS))
 class RefreshToken(_Pool):
     kind = "refresh"
 
 
-@schemathesis.auth().apply_to(path=AUTHENTICATION_PATHS)
+@schemathesis.auth().apply_to(path=list(AUTHENTICATION_PATHS))
 class AuthenticationToken(_Pool):
     kind = "authentication"
 
 
-@schemathesis.hook
-def after_call(context, case, response):
-    if case.method.upper() == "POST" and case.path in ("/testdata/rate-limits",
-                                                       "/testdata/rate-limits/production"):
-        requests.delete(BASE + "/testdata/rate-limits", timeout=10,
-                        headers={"Authorization": "Bearer %s" % POOLS["access"][0]})
+@schemathesis.auth().apply_to(path=list(LIMIT_PATHS))
+class LimitsContextToken(_Pool):
+    kind = "limits"
 
 
 @schemathesis.check
