@@ -260,11 +260,12 @@ EXTRA_CODES = {"POST /collective-identifiers": (71004, 71005)}
 def documented_error(err, method, template):
     """A handler's 400 as the spec documents it for this operation: its own exception code when
     the operation's 400 table lists it, else the generic 21405 (validation) with the specific
-    reason kept in the details."""
+    reason kept in the details (only where the table lists 21405 itself: GET /auth/{ref},
+    /auth/token/redeem and /auth/token/refresh list only their own codes)."""
     op = contract()["operations"].get("%s %s" % (method, template))
     key = "%s %s" % (method, template)
-    if err.status != 400 or op is None or not op.get("codes400") or err.code in op["codes400"] \
-            or err.code in EXTRA_CODES.get(key, ()):
+    if err.status != 400 or op is None or 21405 not in (op.get("codes400") or ()) \
+            or err.code in op["codes400"] or err.code in EXTRA_CODES.get(key, ()):
         return err
     details = [d for d in [err.description] + list(err.details or []) if d]
     return ApiError(400, 21405, details=details)

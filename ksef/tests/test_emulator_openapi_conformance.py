@@ -163,3 +163,78 @@ def test_chunked_body_is_read_and_broken_length_is_400(emulator):
     status, _headers, body = _raw(emulator, "POST", "/testdata/subject", body=b"{}",
                                   headers={"Content-Length": "abc"})
     assert status == 400
+
+
+def _token(emulator):
+    from ksef.bootstrap import obtain_test_token
+    from ksef.client import KSeFClient
+    client = KSeFClient(emulator.url)
+    client.authenticate_with_token("5265877635", obtain_test_token(emulator.url, "5265877635"))
+    return client.tokens.access_token
+
+
+def test_token_is_checked_before_the_request_content(emulator):
+    # an operation behind a bearer token: no token -> 401 even with an invalid body
+    status, headers, body = _raw(emulator, "POST", "/sessions/online",
+                                 body=b'{"formCode": 1}', headers={"Content-Type": "application/json"})
+    assert status == 401 and headers["Content-Type"].startswith("application/problem+json")
+    status, _headers, body = _raw(emulator, "POST", "/sessions/online", body=b'{"formCode": 1}',
+                                  headers={"Content-Type": "application/json",
+                                           "Authorization": "Bearer " + _token(emulator)})
+    assert status == 400 and b"$.formCode" in body
+
+
+def test_path_parameters_are_percent_decoded(emulator):
+    # 36 characters once decoded (ReferenceNumber maxLength 36), 3 times that percent-encoded
+    reference = urllib.parse.quote("ąęł" + "0" * 33)
+    status, _headers, body = _raw(emulator, "GET", "/sessions/" + reference,
+                                  headers={"Authorization": "Bearer " + _token(emulator)})
+    detail = json.loads(body)["exception"]["exceptionDetailList"][0]
+    assert status == 400 and detail["exceptionCode"] == 21173, body   # unknown, not too long
+
+
+def _exception(status, body):
+    assert status == 400, body[:300]
+    return json.loads(body)["exception"]["exceptionDetailList"][0]
+
+
+def test_business_400_codes_are_the_ones_the_operation_documents(emulator):
+    token = {"Authorization": "Bearer " + _token(emulator), "Content-Type": "application/json"}
+    unknown = "20250101-SE-0000000000-0000000000-00"
+    # documented for the operation: its own code
+    detail = _exception(*_raw(emulator, "GET", "/sessions/" + unknown, headers=token)[::2])
+    assert detail["exceptionCode"] == 21173
+    # GET /sessions/{ref}/invoices/{invoiceRef} documents only 21405: the reason stays in details
+    detail = _exception(*_raw(emulator, "GET", "/sessions/%s/invoices/%s" % (unknown, unknown),
+                              headers=token)[::2])
+    assert detail["exceptionCode"] == 21405
+    assert any("Brak sesji" in text for text in detail["details"])
+    # POST /certificates/retrieve documents only 21405 (an unknown serial is not 25008 there)
+    detail = _exception(*_raw(emulator, "POST", "/certificates/retrieve", headers=token,
+                              body=json.dumps({"certificateSerialNumbers":
+                                               ["0321C82DA41B4362"]}))[::2])
+    assert detail["exceptionCode"] == 21405
+    # POST /certificates/{serial}/revoke documents 25008 for an unknown certificate
+    detail = _exception(*_raw(emulator, "POST", "/certificates/0000000000000000/revoke",
+                              headers=token,
+                              body=json.dumps({"revocationReason": "KeyCompromise"}))[::2])
+    assert detail["exceptionCode"] in (25008, 21405)
+
+
+def test_undocumented_codes_fall_back_to_21405_only_where_21405_is_documented():
+    from ksef.emulator.common import ApiError
+    from ksef.emulator.contract import documented_error
+    with open(CONTRACT_FILE, encoding="utf-8") as handle:
+        operations = json.load(handle)["operations"]
+    assert sum(1 for op in operations.values() if op["codes400"]) > 60
+    for key, op in operations.items():
+        method, template = key.split(" ", 1)
+        mapped = documented_error(ApiError(400, 99999, details=["x"]), method, template)
+        if 21405 in op["codes400"]:
+            assert mapped.code == 21405 and "x" in mapped.details, key
+        else:
+            assert mapped.code == 99999, key
+        for code in op["codes400"]:
+            assert documented_error(ApiError(400, code), method, template).code == code
+    duplicate = documented_error(ApiError(400, 71005), "POST", "/collective-identifiers")
+    assert duplicate.code == 71005   # the ministry's 2.7 notes document it
