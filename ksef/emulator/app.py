@@ -345,10 +345,14 @@ class Emulator:
                                                     "zaimplementowana w emulatorze."
                                                     % (req.method, template)))
             try:
-                # as in KSeF, the bearer token is checked before the request's content
+                # as in KSeF, the bearer token (401) and its permissions (403) are checked before
+                # the request's content (400): for an operation behind a token the content is
+                # validated when the handler has authorized the request (authorize())
                 if requires_token(req.method, template):
                     self._require_bearer(req)
-                validate_request(req, req.method, template)
+                    req.pending_validation = True
+                else:
+                    validate_request(req, req.method, template)
                 advance(self)
                 response = handler(self, req)
             except ApiError as err:
@@ -453,6 +457,9 @@ class Emulator:
             raise ApiError(403, reason_code="missing-permissions",
                            detail="Brak wymaganych uprawnień: %s." % ", ".join(permissions))
         req.bearer = rec
+        if getattr(req, "pending_validation", False):
+            req.pending_validation = False
+            validate_request(req, req.method, req.template)
         return rec, auth
 
     def permissions_of(self, context, subject):

@@ -53,6 +53,7 @@ class Request:
         self.trace_id = new_trace_id()
         self.problem = (headers.get("X-Error-Format") or "").lower() == "problem-details"
         self.bearer = None
+        self.pending_validation = False  # set by the dispatcher, done by Emulator.authorize()
 
     def json(self):
         if not self.body:

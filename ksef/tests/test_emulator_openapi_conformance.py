@@ -238,3 +238,14 @@ def test_undocumented_codes_fall_back_to_21405_only_where_21405_is_documented():
             assert documented_error(ApiError(400, code), method, template).code == code
     duplicate = documented_error(ApiError(400, 71005), "POST", "/collective-identifiers")
     assert duplicate.code == 71005   # the ministry's 2.7 notes document it
+
+
+def test_permissions_are_checked_before_the_request_content(emulator):
+    from ksef.client import KSeFClient
+    client = KSeFClient(emulator.url)
+    client.authenticate_with_token("5265877635", emulator.make_ksef_token(
+        "5265877635", permissions=("InvoiceRead",)))
+    status, _headers, body = _raw(emulator, "POST", "/sessions/online", body=b'{"formCode": 1}',
+                                  headers={"Content-Type": "application/json",
+                                           "Authorization": "Bearer " + client.tokens.access_token})
+    assert status == 403 and b"InvoiceWrite" in body
