@@ -8,6 +8,7 @@ import time
 from ..fa3.schema import SHIPPED_SCHEMA_DIR
 from . import handlers  # noqa: F401  (importing the package registers every route)
 from .common import ApiError, iso, make_reference, now, token_hash
+from .contract import documented_error, requires_token, validate_request
 from .faults import Faults
 from .handlers.batch import serve_upload
 from .handlers.exports import serve_download
@@ -344,10 +345,18 @@ class Emulator:
                                                     "zaimplementowana w emulatorze."
                                                     % (req.method, template)))
             try:
+                # as in KSeF, the bearer token (401) and its permissions (403) are checked before
+                # the request's content (400): for an operation behind a token the content is
+                # validated when the handler has authorized the request (authorize())
+                if requires_token(req.method, template):
+                    self._require_bearer(req)
+                    req.pending_validation = True
+                else:
+                    validate_request(req, req.method, template)
                 advance(self)
                 response = handler(self, req)
             except ApiError as err:
-                response = error_response(req, err)
+                response = error_response(req, documented_error(err, req.method, template))
             except Exception:  # pragma: no cover - emulator bug
                 _logger.exception("emulator handler failed: %s %s", req.method, template)
                 response = error_response(req, ApiError(500, detail="Nieznany błąd emulatora."))
@@ -405,6 +414,18 @@ class Emulator:
             "issued": time.time()})
         return token, valid_until
 
+    def _require_bearer(self, req):
+        """401 before any validation when the request carries no live bearer token of any kind
+        (the operation's handler then checks its kind and permissions)."""
+        token = req.token()
+        if not token:
+            raise ApiError(401, detail="Brak tokena uwierzytelniającego (nagłówek Authorization).")
+        rec = self.state.get("bearer", token_hash(token))
+        if rec is None:
+            raise ApiError(401, detail="Nieprawidłowy token uwierzytelniający.")
+        if rec["validUntil"] <= time.time():
+            raise ApiError(401, detail="Token uwierzytelniający wygasł.")
+
     def authorize(self, req, kind="access", permissions=None):
         """Validate the bearer token of ``req``; return (bearer record, auth record).
 
@@ -436,6 +457,9 @@ class Emulator:
             raise ApiError(403, reason_code="missing-permissions",
                            detail="Brak wymaganych uprawnień: %s." % ", ".join(permissions))
         req.bearer = rec
+        if getattr(req, "pending_validation", False):
+            req.pending_validation = False
+            validate_request(req, req.method, req.template)
         return rec, auth
 
     def permissions_of(self, context, subject):

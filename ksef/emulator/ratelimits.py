@@ -97,7 +97,9 @@ class RateLimiter:
             if limit is None:
                 continue
             in_window = [t for t in hits if t > now - span] if span < 3600 else list(hits)
-            if len(in_window) >= limit:
+            if limit <= 0:  # a limit of 0 allows nothing in that window
+                retry = max(retry, float(span))
+            elif len(in_window) >= limit:
                 oldest = in_window[-limit]
                 retry = max(retry, oldest + span - now)
         if retry > 0:

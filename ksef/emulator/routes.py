@@ -9,6 +9,7 @@ Each row: (method, path template, rate-limit group or None, (per s, per min, per
 A group of None means "per IP, per second only" (public and auth operations).
 """
 import re
+import urllib.parse
 
 OPERATIONS = [
     ("GET", "/auth/sessions", 'other', (10, 30, 120)),
@@ -143,13 +144,21 @@ class Router:
         return sorted({m for _key, m, t, _regex, _group, _limits in self._rows if t == template})
 
     def match(self, method, path):
-        """Return (template, params) or (None, None); ``template`` may exist for another method."""
-        path_found = None
-        for _key, m, template, regex, _group, _limits in self._rows:
+        """Return (template, params) or (None, template-or-None).
+
+        As OpenAPI says, a concrete path wins over a templated one: the path is the most
+        specific template that matches (``/auth/challenge`` before ``/auth/{referenceNumber}``),
+        and only the methods defined on that path are served; another method gets (None, that
+        template), which the dispatcher answers with 405 and the path's ``Allow``."""
+        best = None
+        for key, _m, template, regex, _group, _limits in self._rows:
             found = regex.match(path)
-            if not found:
-                continue
-            if m == method:
-                return template, found.groupdict()
-            path_found = path_found or template
-        return None, path_found
+            if found and (best is None or key < best[0]):
+                best = (key, template, found.groupdict())
+        if best is None:
+            return None, None
+        _key, template, params = best
+        params = {name: urllib.parse.unquote(value) for name, value in params.items()}
+        if method in self.methods(template):
+            return template, params
+        return None, template

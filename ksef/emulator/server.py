@@ -53,6 +53,7 @@ class Request:
         self.trace_id = new_trace_id()
         self.problem = (headers.get("X-Error-Format") or "").lower() == "problem-details"
         self.bearer = None
+        self.pending_validation = False  # set by the dispatcher, done by Emulator.authorize()
 
     def json(self):
         if not self.body:
@@ -134,11 +135,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self):
         parsed = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            self._write(error_response(None, ApiError(
+                400, 21405, details=["Nieprawidłowy nagłówek Content-Length lub Transfer-Encoding."])))
+            return
         req = Request(self.command, parsed.path, urllib.parse.parse_qs(parsed.query),
                       self.headers, body, self.client_address[0])
-        outcome = self.emulator._dispatch(req)
+        try:
+            outcome = self.emulator._dispatch(req)
+        except Exception:  # pragma: no cover - emulator bug: answer 500, never a dropped line
+            _logger.exception("emulator failed: %s %s", req.method, req.path)
+            outcome = error_response(req, ApiError(500, detail="Nieznany błąd emulatora."))
         if outcome is None:  # drop the connection, no answer
             self.close_connection = True
             try:
@@ -147,6 +157,22 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         self._write(outcome)
+
+    def _read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError(length)
+        return self.rfile.read(length) if length else b""
 
     def _write(self, resp):
         self.send_response(resp.status)
