@@ -26,3 +26,5 @@ from . import test_edi_door
 from . import test_evaluation_mode
 from . import test_office
 from . import test_tours_connect
+from . import test_cron_errors
+from . import test_cockpit
