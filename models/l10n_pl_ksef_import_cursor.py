@@ -286,21 +286,23 @@ class L10nPlKsefImportCursor(models.Model):
             if _caused_by(exc, psycopg2.extensions.TransactionRollbackError):
                 # another runner changed the same rows at the same moment: nothing lost (its
                 # checkpoint moved in its own transaction), ours is rolled back
-                _logger.info("KSeF import for company %s: another run changed the same data at "
-                             "the same time (%s); rolled back", company.id,
-                             exc.__class__.__name__)
                 message = self.env._(
                     "Another process changed the same data at the same time; this import was "
                     "rolled back (nothing was lost or imported twice) and continues at the next "
                     "run from the same point.")
+                shown = self._l10n_pl_ksef_after_failure(message)
+                # a runner importing this company right now explains it (INFO); none: WARNING
+                _logger.log(logging.WARNING if shown else logging.INFO,
+                            "KSeF import for company %s: another run changed the same data at "
+                            "the same time (%s); rolled back", company.id,
+                            exc.__class__.__name__)
             else:
                 _logger.exception("KSeF import failed for company %s", company.id)
-                message = self.env._(
+                self._l10n_pl_ksef_after_failure(self.env._(
                     "The import from KSeF stopped on an unexpected error (%(error)s). Nothing "
                     "after the last stored invoice was skipped; the next run continues from the "
                     "same point. If it repeats, send the server log to your administrator.",
-                    error=repr(exc)[:300])
-            self._l10n_pl_ksef_after_failure(message)
+                    error=repr(exc)[:300]))
 
     def _l10n_pl_ksef_after_failure(self, message):
         """After a rolled back run: when no other runner holds the cursor, its run left
