@@ -224,17 +224,17 @@ class L10nPlKsefCockpit(models.Model):
         })
 
     def action_open_queue(self):
-        return self._open_moves(self.env._("KSeF queue"),
-                                [("l10n_pl_ksef_state", "in", ("queued", "sent"))])
+        name = self.env._("KSeF queue")
+        return self._open_moves(name, [("l10n_pl_ksef_state", "in", ("queued", "sent"))])
 
     def action_open_rejected(self):
-        return self._open_moves(self.env._("Rejected by KSeF"),
-                                [("l10n_pl_ksef_state", "=", "rejected")])
+        name = self.env._("Rejected by KSeF")
+        return self._open_moves(name, [("l10n_pl_ksef_state", "=", "rejected")])
 
     def action_open_offline(self):
-        return self._open_moves(self.env._("Offline invoices to send"), [
-            ("l10n_pl_ksef_state", "in", ("queued", "sent")),
-            ("l10n_pl_ksef_mode", "in", OFFLINE_MODES)])
+        name = self.env._("Offline invoices to send")
+        return self._open_moves(name, [("l10n_pl_ksef_state", "in", ("queued", "sent")),
+                                       ("l10n_pl_ksef_mode", "in", OFFLINE_MODES)])
 
     def action_open_imports(self):
         self.ensure_one()

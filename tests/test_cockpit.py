@@ -156,3 +156,23 @@ class TestKsefCockpitTour(KsefCockpitCommon, KsefTourMixin):
         self.assertTrue(user)
         self.start_tour("/odoo/action-l10n_pl_ksef.l10n_pl_ksef_cockpit_action",
                         "l10n_pl_ksef_cockpit", login="office_manager")
+
+
+@tagged("post_install", "-at_install")
+class TestKsefCockpitPolish(KsefCockpitCommon):
+
+    def test_labels_and_actions_in_polish(self):
+        self.env["res.lang"]._activate_lang("pl_PL")
+        self.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
+        Cockpit = self.Cockpit.with_context(lang="pl_PL")
+        fields_pl = Cockpit.fields_get(["queued_count", "health", "credential_valid_until"])
+        self.assertEqual(fields_pl["queued_count"]["string"], "Czeka na wysłanie")
+        self.assertEqual(fields_pl["credential_valid_until"]["string"], "Poświadczenie ważne do")
+        self.assertIn(("problem", "Wymaga działania"), fields_pl["health"]["selection"])
+        row = Cockpit.search([("company_id", "=", self.clients[0].id)])
+        self.assertEqual(row.action_open_queue()["params"]["action"]["name"],
+                         "Klient B sp. z o.o.: Kolejka KSeF")
+        arch = Cockpit.get_views([(False, "search")])["views"]["search"]["arch"]
+        self.assertIn("Wymaga działania", arch)
+        self.assertEqual(self.env.ref("l10n_pl_ksef.l10n_pl_ksef_cockpit_action").with_context(
+            lang="pl_PL").name, "Kokpit biura rachunkowego KSeF")
