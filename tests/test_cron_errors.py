@@ -17,7 +17,7 @@ from odoo.tests import tagged
 
 from ..models import l10n_pl_ksef_import_cursor as cursor_module
 from .common import OTHER_NIP, TEST_NIP
-from .send_common import INVOICE_DATE, _NUMBERS, KsefSendCommon
+from .send_common import _NUMBERS, INVOICE_DATE, KsefSendCommon
 
 LOGGER = "odoo.addons.l10n_pl_ksef"
 SERIALIZATION_FAILURE = ("DO $$ BEGIN RAISE EXCEPTION 'could not serialize access due to "
