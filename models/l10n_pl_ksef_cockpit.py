@@ -42,8 +42,9 @@ class L10nPlKsefCockpit(models.Model):
         "l10n_pl_ksef.config": [
             "company_id", "nip", "environment", "auth_method", "state", "last_error",
             "last_contact", "auth_cert_valid_to", "has_token", "has_offline_certificate",
-            "offline_cert_valid_to", "send_error", "send_error_at",
+            "offline_cert_valid_to", "send_error", "send_error_at", "office_id",
         ],
+        "l10n_pl_ksef.office": ["auth_cert_valid_to"],
         "account.move": ["company_id", "l10n_pl_ksef_state", "l10n_pl_ksef_mode",
                          "l10n_pl_ksef_deadline", "l10n_pl_ksef_deadline_status"],
         "l10n_pl_ksef.import.cursor": ["company_id", "active", "last_run_at", "last_run_id",
@@ -52,7 +53,7 @@ class L10nPlKsefCockpit(models.Model):
         "l10n_pl_ksef.import.error": ["company_id", "state"],
     }
 
-    company_id = fields.Many2one("res.company", string="Company", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
     company_name = fields.Char(string="Company name", readonly=True)
     config_id = fields.Many2one("l10n_pl_ksef.config", string="KSeF settings", readonly=True)
     nip = fields.Char(string="NIP", readonly=True)
@@ -102,7 +103,10 @@ class L10nPlKsefCockpit(models.Model):
         token_end = self.env["l10n_pl_ksef.config"]._l10n_pl_ksef_token_end_date()
         return SQL(
             "CASE WHEN cfg.auth_method = 'certificate' THEN cfg.auth_cert_valid_to::date "
-            "WHEN cfg.auth_method = 'token' AND cfg.has_token THEN %s::date END", token_end)
+            "WHEN cfg.auth_method = 'token' AND cfg.has_token THEN %s::date "
+            # through the accounting office: the office's certificate
+            "WHEN cfg.auth_method = 'office' THEN (SELECT office.auth_cert_valid_to::date "
+            "FROM l10n_pl_ksef_office office WHERE office.id = cfg.office_id) END", token_end)
 
     @property
     def _table_query(self):
