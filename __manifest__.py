@@ -29,11 +29,15 @@
         "report/ksef_invoice_visualisation.xml",
         "views/l10n_pl_ksef_outage_views.xml",
         "views/ksef_payment_views.xml",
+        "views/l10n_pl_ksef_cockpit_views.xml",
     ],
     "demo": [
         "data/l10n_pl_ksef_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "l10n_pl_ksef/static/src/js/**/*",
+        ],
         "web.assets_tests": [
             "l10n_pl_ksef/static/tests/tours/**/*",
         ],

@@ -3,6 +3,7 @@ from . import l10n_pl_ksef_config_client
 from . import l10n_pl_ksef_config_certificates
 from . import l10n_pl_ksef_config_expiry
 from . import l10n_pl_ksef_office
+from . import l10n_pl_ksef_config_health
 from . import res_company
 from . import res_config_settings
 from . import ksef_fa3_mapping
@@ -24,3 +25,4 @@ from . import l10n_pl_ksef_collective
 from . import account_bank_statement_line
 from . import account_payment_order
 from . import l10n_pl_edi_coexistence
+from . import l10n_pl_ksef_cockpit

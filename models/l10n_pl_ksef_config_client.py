@@ -321,7 +321,10 @@ class L10nPlKsefConfig(models.Model):
             raise translated from exc
         finally:
             try:
-                if login and getattr(client, "tokens", None):
+                # not in a failed transaction (e.g. a serialization failure on its way up): the
+                # save could only fail again and hide the real error; the tokens stored earlier
+                # are used or a new login is made next time
+                if login and getattr(client, "tokens", None) and not _transaction_failed(self.env.cr):
                     self._l10n_pl_ksef_save_session(client)
             finally:
                 client.close()
@@ -388,3 +391,8 @@ class L10nPlKsefConfig(models.Model):
             "auth_cert_subject": False, "auth_cert_valid_from": False, "auth_cert_valid_to": False,
             "has_auth_certificate": False, "office_id": False,
         }
+
+
+def _transaction_failed(cr):
+    """The cursor's transaction is aborted (an error is on its way up, a rollback follows)."""
+    return cr._cnx.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_INERROR

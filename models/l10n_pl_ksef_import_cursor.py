@@ -42,7 +42,7 @@ from ..ksef.records import from_iso as _from_iso
 from ..ksef.records import naive_utc as _naive_utc
 from ..ksef.records import to_iso as _to_iso
 from ..tools import ksef_i18n, vault
-from .l10n_pl_ksef_submission import _turn_order
+from .l10n_pl_ksef_submission import _caused_by, _turn_order
 
 _logger = logging.getLogger(__name__)
 
@@ -109,6 +109,11 @@ class L10nPlKsefImportCursor(models.Model):
     export_state = fields.Text(
         readonly=True, copy=False, groups="base.group_system",
         help="The pending export, encrypted (it holds the package's AES key).")
+    last_error = fields.Text(
+        "Last import problem", readonly=True, copy=False,
+        help="What stopped the last import of this company; cleared when an import succeeds. "
+             "The other companies are not affected.")
+    last_error_at = fields.Datetime("Import problem at", readonly=True, copy=False)
     responsible_user_id = fields.Many2one(
         "res.users", string="Accountant",
         help="Gets a to-do activity on every new bill. Default: the user who runs the import, "
@@ -227,8 +232,7 @@ class L10nPlKsefImportCursor(models.Model):
             # still wait (the ministry's 15 minutes, an export being prepared) has no turn now
             now = fields.Datetime.now()
             cursors = self.sudo().search([("company_id", "in", companies.ids)])
-            waiting = set(cursors.filtered(lambda c: c.next_run_after and c.next_run_after > now)
-                          .company_id.ids)
+            waiting = set(cursors.filtered(lambda c: not c._l10n_pl_ksef_due(now)).company_id.ids)
             turns = {cursor.company_id.id: cursor.last_run_at for cursor in cursors}
             companies = _turn_order(companies.filtered(lambda c: c.id not in waiting), turns, now,
                                     timedelta(0))
@@ -244,22 +248,75 @@ class L10nPlKsefImportCursor(models.Model):
             if not cursors:
                 cursors = self._l10n_pl_ksef_get(company)
             for cursor in cursors:
-                try:
-                    cursor._l10n_pl_ksef_run(trigger="cron")
-                except psycopg2.extensions.TransactionRollbackError:
-                    # another runner imported this company at the same moment: nothing lost
-                    # (its checkpoint moved in its own transaction), ours is rolled back
-                    _logger.info("KSeF import for company %s: another run was first; skipped",
-                                 company.id)
-                    if not _in_test():
-                        self.env.cr.rollback()
-                except Exception:  # one company must not stop the others
-                    _logger.exception("KSeF import failed for company %s", company.id)
-                    if not _in_test():
-                        self.env.cr.rollback()
+                cursor._l10n_pl_ksef_cron_turn()
         if companies and not _in_test():
             # every company had its turn: nothing left (else Odoo runs the cron again at once)
             self.env["ir.cron"]._commit_progress(1, remaining=0)
+
+    def _l10n_pl_ksef_due(self, now):
+        """The scheduled import may run this cursor now: an export KSeF is preparing once its
+        next look is due (the minimum interval counted when it was asked for), otherwise once
+        the minimum interval (or KSeF's Retry-After) has passed."""
+        self.ensure_one()
+        if self.export_reference:
+            return not self.export_poll_after or self.export_poll_after <= now
+        return not self.next_run_after or self.next_run_after <= now
+
+    def _l10n_pl_ksef_cron_turn(self):
+        """This cursor's turn of the scheduled import, in its own transaction(s).
+
+        An error of any kind that escapes the run (a serialization failure, a bug outside the
+        run's own handling) rolls back what was not committed yet (the bills of earlier chunks
+        and of the other companies stay committed), is logged, shown on the cursor
+        (``last_error``, in the office cockpit) and on its run, and never stops the other
+        companies. In tests (no commits) a savepoint plays the transaction."""
+        self.ensure_one()
+        cr = self.env.cr
+        try:
+            if _in_test():
+                with cr.savepoint():
+                    self._l10n_pl_ksef_run(trigger="cron")
+            else:
+                self._l10n_pl_ksef_run(trigger="cron")
+        except Exception as exc:  # noqa: BLE001 - one company must never stop the others
+            if not _in_test():
+                cr.rollback()
+            self.env.invalidate_all()
+            company = self.company_id
+            if _caused_by(exc, psycopg2.extensions.TransactionRollbackError):
+                # another runner changed the same rows at the same moment: nothing lost (its
+                # checkpoint moved in its own transaction), ours is rolled back
+                message = self.env._(
+                    "Another process changed the same data at the same time; this import was "
+                    "rolled back (nothing was lost or imported twice) and continues at the next "
+                    "run from the same point.")
+                shown = self._l10n_pl_ksef_after_failure(message)
+                # a runner importing this company right now explains it (INFO); none: WARNING
+                _logger.log(logging.WARNING if shown else logging.INFO,
+                            "KSeF import for company %s: another run changed the same data at "
+                            "the same time (%s); rolled back", company.id,
+                            exc.__class__.__name__)
+            else:
+                _logger.exception("KSeF import failed for company %s", company.id)
+                self._l10n_pl_ksef_after_failure(self.env._(
+                    "The import from KSeF stopped on an unexpected error (%(error)s). Nothing "
+                    "after the last stored invoice was skipped; the next run continues from the "
+                    "same point. If it repeats, send the server log to your administrator.",
+                    error=repr(exc)[:300]))
+
+    def _l10n_pl_ksef_after_failure(self, message):
+        """After a rolled back run: when no other runner holds the cursor, its run left
+        "Running" ends as failed and the cursor shows ``message``; committed."""
+        self.ensure_one()
+        if not self._l10n_pl_ksef_try_lock():
+            return False    # another runner is importing this company right now: it reports
+        now = fields.Datetime.now()
+        stale = self.env["l10n_pl_ksef.import.run"].sudo().search(
+            [("cursor_id", "=", self.id), ("state", "=", "running")])
+        stale.write({"state": "failed", "finished_at": now, "message": message})
+        self.sudo().write({"last_error": message, "last_error_at": now})
+        self._l10n_pl_ksef_commit()
+        return True
 
     @api.model
     def action_l10n_pl_ksef_import_now(self):
@@ -343,6 +400,10 @@ class L10nPlKsefImportCursor(models.Model):
         run.write({"finished_at": fields.Datetime.now() if result["state"] != "waiting" else False,
                    "state": result["state"], "message": result["message"],
                    "checkpoint_to": cursor.checkpoint_date})
+        if result["state"] == "failed":
+            cursor.write({"last_error": result["message"], "last_error_at": fields.Datetime.now()})
+        elif result["state"] in ("done", "partial") and cursor.last_error:
+            cursor.write({"last_error": False, "last_error_at": False})
         cursor._l10n_pl_ksef_commit()
         result["run"] = run
         return result

@@ -24,6 +24,7 @@ from ..ksef import errors as ksef_errors
 from ..ksef import upo as ksef_upo
 from ..ksef.crypto import sha256_b64
 from ..tools import ksef_i18n
+from .l10n_pl_ksef_config_client import _transaction_failed
 
 _logger = logging.getLogger(__name__)
 CRON_XMLID = "l10n_pl_ksef.ir_cron_l10n_pl_ksef_send"
@@ -48,6 +49,18 @@ def _turn_order(companies, turns, now, min_gap):
     cutoff = now - min_gap
     due = companies.filtered(lambda c: not turns.get(c.id) or turns[c.id] <= cutoff)
     return due.sorted(lambda c: (bool(turns.get(c.id)), turns.get(c.id) or datetime.min, c.id))
+
+
+def _caused_by(exc, kind):
+    """``exc`` is a ``kind``, or was raised while handling one (e.g. a failed transaction
+    noticed by cleanup code after a serialization failure)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class KsefFault(Exception):
@@ -160,6 +173,47 @@ class L10nPlKsefSubmission(models.Model):
                     cr.execute("SELECT pg_advisory_unlock(%s, %s)", [QUEUE_LOCK_KEY, company.id])
 
     @api.model
+    @contextlib.contextmanager
+    def _company_turn(self, company):
+        """One company's turn of the send cron, in its own transaction.
+
+        An error of any kind (a bug, a serialization failure, anything the engine does not
+        handle itself) rolls back this company's work since its last commit (the others' is
+        committed), is logged with its traceback, written on the company's KSeF settings
+        (``send_error``, shown in the office cockpit) and never stops the other companies; the
+        cron looks at the company again in a minute. In tests (no commits) a savepoint plays
+        the transaction."""
+        cr = self.env.cr
+        real = self._can_commit()
+        try:
+            if real:
+                yield
+            else:
+                with cr.savepoint():
+                    yield
+        except Exception as exc:  # noqa: BLE001 - one company must never stop the others
+            if real:
+                cr.rollback()
+            self.env.invalidate_all()
+            if _caused_by(exc, psycopg2.extensions.TransactionRollbackError):
+                # another process changed the same rows at the same time: nothing was lost
+                _logger.warning("KSeF: sending for %s rolled back, another process changed the "
+                                "same data at the same time (%s); retried in a minute",
+                                company.name, exc.__class__.__name__)
+                problem = self.env._(
+                    "Another process changed the same data at the same time; this turn was "
+                    "rolled back (nothing was sent twice or lost) and is retried automatically.")
+            else:
+                _logger.exception("KSeF: sending for %s failed unexpectedly", company.name)
+                problem = self.env._(
+                    "The scheduled sending stopped on an unexpected error (%(error)s). Invoices "
+                    "already sent keep their state; the others stay queued and are retried "
+                    "automatically. If it repeats, send the server log to your administrator.",
+                    error=repr(exc)[:300])
+            company.sudo().l10n_pl_ksef_config_id._l10n_pl_ksef_send_health(problem)
+            self._trigger_cron(60)
+
+    @api.model
     def _busy_error(self, moves):
         return UserError(self.env._(
             "%(names)s: being sent to KSeF by another process, try again in a moment.",
@@ -192,17 +246,21 @@ class L10nPlKsefSubmission(models.Model):
                     continue
                 # a new transaction (snapshot) that sees what the previous holder committed
                 self._commit()
-                if real_cron:
-                    # its turn, written under the queue lock on a fresh snapshot (no runner
-                    # writes it from an older one)
-                    company.sudo().l10n_pl_ksef_config_id.send_turn_at = fields.Datetime.now()
-                try:
-                    # what the cron writes on the invoices (chatter lines, KSeF messages) is in
-                    # the company's language, not in the language of the cron's user (OdooBot)
-                    self.with_context(lang=company.partner_id.lang or self.env.lang) \
-                        ._process_company(company)
-                except UserError as exc:
-                    _logger.warning("KSeF: sending for %s failed: %s", company.name, exc)
+                config = company.sudo().l10n_pl_ksef_config_id
+                with self._company_turn(company):
+                    if real_cron:
+                        # its turn, written under the queue lock on a fresh snapshot (no runner
+                        # writes it from an older one; skipped while the import holds the row)
+                        config._l10n_pl_ksef_write_quietly({"send_turn_at": fields.Datetime.now()})
+                    try:
+                        # what the cron writes on the invoices (chatter lines, KSeF messages) is
+                        # in the company's language, not in the language of the cron's user
+                        self.with_context(lang=company.partner_id.lang or self.env.lang) \
+                            ._process_company(company)
+                    except UserError as exc:
+                        # said by our own code (e.g. not connected): the work done so far stays
+                        _logger.warning("KSeF: sending for %s failed: %s", company.name, exc)
+                        config._l10n_pl_ksef_send_health(exc.args[0] if exc.args else str(exc))
                 self._commit()
         if companies and real_cron:
             # every company had its turn: nothing left for this run (a company that needs a
@@ -257,6 +315,7 @@ class L10nPlKsefSubmission(models.Model):
                     self._send(client, company, queued)
             # KSeF answered every request: an unavailability Odoo recorded by itself is over
             self.env["l10n_pl_ksef.outage"]._l10n_pl_ksef_end_automatic(company)
+            config._l10n_pl_ksef_send_health(False)
         except ksef_errors.KSeFAuthPending as exc:
             # KSeF is still checking the login: nothing failed, nothing was sent; a few seconds
             message = ksef_i18n.error_message(self.env, exc)
@@ -287,6 +346,7 @@ class L10nPlKsefSubmission(models.Model):
             if interactive:
                 raise UserError(message) from exc
             _logger.warning("KSeF: %s: %s", company.name, message)
+            config._l10n_pl_ksef_send_health(message)
         return todo
 
     @api.model
@@ -299,6 +359,7 @@ class L10nPlKsefSubmission(models.Model):
         invoices are settled by hash before anything is resent) and the cron tries again."""
         message = ksef_i18n.error_message(self.env, exc)
         _logger.info("KSeF: %s: %s; retrying later", company.name, message)
+        company.sudo().l10n_pl_ksef_config_id._l10n_pl_ksef_send_health(message)
         self._trigger_cron(60)
         self._note(moves.filtered(lambda m: m.l10n_pl_ksef_state == "queued"), self.env._(
             "KSeF did not handle the request (%(error)s). The invoice stays queued and will be sent "
@@ -314,6 +375,7 @@ class L10nPlKsefSubmission(models.Model):
         network; offline24 has the earliest deadline, so no legal deadline is missed).
         Everything is retried by the cron."""
         message = ksef_i18n.error_message(self.env, exc)
+        company.sudo().l10n_pl_ksef_config_id._l10n_pl_ksef_send_health(message)
         self._trigger_cron(300)
         queued = moves.filtered(
             lambda m: m.l10n_pl_ksef_state == "queued" and m.l10n_pl_ksef_mode == "online")
@@ -575,7 +637,10 @@ class L10nPlKsefSubmission(models.Model):
         finally:
             try:
                 session.close()
-                submission.state = "closed"
+                if not _transaction_failed(self.env.cr):
+                    # (in a failed transaction the error on its way up rolls this back anyway;
+                    # writing would only hide it)
+                    submission.state = "closed"
             except ksef_errors.KSeFError as exc:
                 _logger.info("KSeF: closing session %s failed: %s", submission.reference, exc)
         # first look at the results right away (the emulator and KSeF are usually quick)

@@ -27,3 +27,5 @@ from . import test_evaluation_mode
 from . import test_office
 from . import test_tours_connect
 from . import test_tours_invoices
+from . import test_cron_errors
+from . import test_cockpit
