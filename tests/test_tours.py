@@ -144,3 +144,37 @@ class TestKsefSendTour(KsefSendCommon, KsefTourMixin):
                         "l10n_pl_ksef_send_invoice_button", login=self.accountant.login)
         self.assertEqual(move.l10n_pl_ksef_state, "accepted", move.l10n_pl_ksef_message)
         self.assertEqual(move.l10n_pl_ksef_status, "accepted")
+
+
+def speak_polish(cls):
+    """The users and the company of ``cls`` work in Polish, with the addon's Polish loaded."""
+    cls.env["res.lang"]._activate_lang("pl_PL")
+    cls.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
+    (cls.accountant | cls.manager | cls.env.ref("base.user_admin")).lang = "pl_PL"
+    cls.company.partner_id.lang = "pl_PL"
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefToursPolish(TestKsefTours):
+    """The bills list's import for a Polish accountant (the tour reads Polish)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        speak_polish(cls)
+
+    def test_import_from_the_bills_list_in_polish(self):
+        self.test_import_from_the_bills_list()
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefSendTourPolish(TestKsefSendTour):
+    """The invoice's Send button for a Polish accountant (the tour reads Polish)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        speak_polish(cls)
+
+    def test_send_from_the_invoice_button_in_polish(self):
+        self.test_send_from_the_invoice_button()

@@ -1,5 +1,11 @@
 /** Tours of l10n_pl_ksef: the user paths of README.md, walked in a real browser. */
 import { registry } from "@web/core/registry";
+import { user } from "@web/core/user";
+
+/** The text the user sees, in the user's language (the Polish of i18n/pl.po). */
+function say(en, pl) {
+    return user.context.lang === "pl_PL" ? pl : en;
+}
 
 registry.category("web_tour.tours").add("l10n_pl_ksef_connect_emulator", {
     steps: () => [
@@ -42,12 +48,12 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_import_from_bills_list", {
     steps: () => [
         {
             content: "The vendor bills list has the KSeF import button",
-            trigger: ".o_control_panel button:contains('Import from KSeF now')",
+            trigger: `.o_control_panel button:contains('${say("Import from KSeF now", "Importuj teraz z KSeF")}')`,
             run: "click",
         },
         {
             content: "Odoo says how many bills arrived",
-            trigger: ".o_notification:contains('3 new bill(s)')",
+            trigger: `.o_notification:contains('${say("3 new bill(s)", "Nowe faktury zakupu: 3")}')`,
         },
         {
             content: "The imported bills are in the list",
@@ -190,7 +196,7 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_send_invoice_button", {
     steps: () => [
         {
             content: "A confirmed invoice not sent yet says so",
-            trigger: ".o_form_view .o_field_widget[name='l10n_pl_ksef_status']:contains('Not sent')",
+            trigger: `.o_form_view .o_field_widget[name='l10n_pl_ksef_status']:contains('${say("Not sent", "Nie wysłano")}')`,
         },
         {
             content: "Send it to KSeF",
@@ -199,7 +205,7 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_send_invoice_button", {
         },
         {
             content: "KSeF accepted it",
-            trigger: ".o_form_view .o_field_widget[name='l10n_pl_ksef_status']:contains('Accepted')",
+            trigger: `.o_form_view .o_field_widget[name='l10n_pl_ksef_status']:contains('${say("Accepted", "Przyjęta")}')`,
         },
         {
             content: "The KSeF number is on the invoice",
