@@ -2,6 +2,7 @@ from . import l10n_pl_ksef_config
 from . import l10n_pl_ksef_config_client
 from . import l10n_pl_ksef_config_certificates
 from . import l10n_pl_ksef_config_expiry
+from . import l10n_pl_ksef_config_auth_renewal
 from . import l10n_pl_ksef_office
 from . import l10n_pl_ksef_config_health
 from . import res_company

@@ -52,7 +52,7 @@ SECRET_GROUP = "l10n_pl_ksef.group_ksef_manager"  # noqa: S105 - a group xml id,
 SECRET_FIELDS = (
     "token_encrypted", "auth_key_encrypted", "auth_key_password_encrypted",
     "offline_key_encrypted", "offline_key_password_encrypted", "session_encrypted",
-    "offline_enroll_encrypted",
+    "offline_enroll_encrypted", "auth_renew_encrypted",
 )
 # Refresh the access token when it expires within this many seconds.
 ACCESS_MARGIN = 60

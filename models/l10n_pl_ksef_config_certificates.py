@@ -185,10 +185,16 @@ class L10nPlKsefConfig(models.Model):
 
     @api.model
     def _cron_l10n_pl_ksef_certificates(self):
-        """Store the certificates KSeF has issued; renew offline certificates in time."""
+        """Store the certificates KSeF has issued (offline, and renewed authentication
+        certificates once tested); renew offline certificates in time."""
         today = fields.Date.context_today(self)
         renew_before = today + timedelta(days=OFFLINE_WARNING_DAYS)
         for config in self.sudo().search([("company_id", "!=", False)]):
+            try:
+                if config.auth_renew_reference:   # a renewal of the authentication certificate
+                    config._l10n_pl_ksef_collect_auth_renewal()
+            except Exception:  # one company must not stop the others
+                _logger.exception("KSeF certificates: company %s failed", config.company_id.id)
             try:
                 if config.offline_enroll_reference:
                     config._l10n_pl_ksef_collect_enrollment()

@@ -60,9 +60,16 @@ class L10nPlKsefConfig(models.Model):
 
     @api.model
     def _cron_l10n_pl_ksef_check_expiry(self):
-        """Daily: schedule a warning activity for the KSeF managers 30 days before expiry."""
+        """Daily: schedule a warning activity for the KSeF managers 30 days before expiry, and
+        start the renewal of the authentication certificates whose company opted in."""
         activity_type = self.env.ref("mail.mail_activity_data_warning", raise_if_not_found=False)
         for config in self.sudo().search([("company_id", "!=", False)]):
+            if config._l10n_pl_ksef_auth_renewal_due():   # opt-in: "Renew automatically"
+                try:
+                    with self.env.cr.savepoint():
+                        config._l10n_pl_ksef_auto_renew_auth_certificate()
+                except Exception:  # one company must not stop the others
+                    _logger.exception("KSeF: renewal of company %s failed", config.company_id.id)
             users = config._l10n_pl_ksef_manager_users()
             if not users:
                 continue
