@@ -7,6 +7,7 @@ from odoo.tests import tagged
 
 from ..ksef import certs as ksef_certs
 from .common import KsefTestCommon
+from .test_tours import KsefTourMixin
 
 ENROLL = "POST /certificates/enrollments"
 
@@ -195,3 +196,40 @@ class TestKsefAuthRenewal(KsefTestCommon):
             config.action_l10n_pl_ksef_renew_auth_certificate()
         with self.assertRaises(AccessError):
             config.write({"auth_renew_auto": True})
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefAuthRenewalTour(KsefTestCommon, KsefTourMixin):
+    """The manager clicks "Renew authentication certificate" on the KSeF settings."""
+
+    LANG = "en_US"
+
+    def setUp(self):
+        super().setUp()
+        emu = self.emulator
+        self.addCleanup(setattr, emu, "enrollment_delay", emu.enrollment_delay)
+        emu.enrollment_delay = 0.0
+        if self.LANG != "en_US":
+            self.env["res.lang"]._activate_lang(self.LANG)
+            self.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], [self.LANG])
+        self.manager.lang = self.LANG
+
+    def test_renew_from_the_settings(self):
+        now = datetime.now(timezone.utc)
+        old = self.connect_certificate(self.make_cert(valid_from=now - timedelta(days=700),
+                                                      valid_to=now + timedelta(days=20)))
+        action = self.env.ref("l10n_pl_ksef.l10n_pl_ksef_config_action")
+        self.start_tour("/odoo/action-%s/%s" % (action.id, self.config.id),
+                        "l10n_pl_ksef_renew_auth_certificate", login=self.manager.login)
+        self.config.invalidate_recordset()
+        self.assertNotEqual(self.config.auth_cert_serial, old.serial)
+        self.assertGreater(self.config.auth_cert_valid_to.date(), (now + timedelta(days=20)).date())
+        self.assertEqual(self.config.state, "connected")
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefAuthRenewalTourPolish(TestKsefAuthRenewalTour):
+    LANG = "pl_PL"
+
+    def test_renew_from_the_settings_in_polish(self):
+        self.test_renew_from_the_settings()
