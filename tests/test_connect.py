@@ -222,6 +222,29 @@ class TestKsefConnect(KsefTestCommon):
         self.assertEqual(self.config.state, "connected")
         self.assertTrue(os.path.exists(os.path.join(directory, "emulator.sqlite")))
 
+    def test_emulator_port_held_by_a_busy_process(self):
+        """Another process holds the emulator's port and is too busy to answer the probe (its
+        listen backlog is full): Odoo uses it instead of failing with "could not be started"."""
+        import socket
+
+        from ..tools import emulator_service
+
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(0)          # never accepts: connections wait, then time out
+        port = busy.getsockname()[1]
+        waiting = []
+        for _attempt in range(8):
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", port))
+            waiting.append(client)
+            self.addCleanup(client.close)
+        self.assertFalse(emulator_service.is_listening(port, timeout=0.2))  # the probe fails
+        self.assertEqual(emulator_service.ensure_running(port), emulator_service.emulator_url(port))
+        self.assertNotIn(port, emulator_service._emulators)   # nothing started here
+
     def test_token_end_date_is_a_system_parameter(self):
         """The token end date is data (the ministry proposed to extend it): every warning and
         the activity follow the parameter; a malformed value falls back to the regulation's."""

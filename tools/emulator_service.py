@@ -7,6 +7,7 @@ data directory (``<data_dir>/l10n_pl_ksef/emulator.sqlite``) so that it
 survives restarts. If something already answers on that port (another
 Odoo worker's emulator, or ``python -m ksef emulator``), it is used as is.
 """
+import errno
 import logging
 import os
 import socket
@@ -71,7 +72,17 @@ def ensure_running(port, directory=None):
         emulator = Emulator(schema_dir=_schema_dir(),
                             db_path=os.path.join(directory, "emulator.sqlite"),
                             rate_limits="off")
-        url = emulator.start(host=HOST, port=port)
+        try:
+            url = emulator.start(host=HOST, port=port)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            # another process holds the port: a busy emulator (another Odoo worker's, or the
+            # one a bench or `python -m ksef emulator` runs) did not answer the probe in time.
+            # Use it; if it is not an emulator, the request itself says it cannot connect.
+            _logger.info("KSeF: port %s is taken by another process; using it as the emulator",
+                         port)
+            return emulator_url(port)
         _emulators[port] = emulator
         _logger.info("KSeF: local emulator started at %s", url)
         return url

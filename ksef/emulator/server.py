@@ -196,6 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: several Odoo workers connecting at once
+    # would see refused or timed-out connections
+    request_queue_size = 128
 
 
 def make_server(emulator, host, port):
