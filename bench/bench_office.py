@@ -13,13 +13,20 @@ time budget and is run again while it reports work left) and measures each cycle
 the scheduler, plus two processes' worth of direct calls of the cron methods (as a second Odoo
 server would make), for both crons: duplicates and misses are then what the locks allow.
 
+``--workers 2 --server``: the crons run in a real Odoo server started for the bench
+(``odoo-bin --workers=2 --max-cron-threads=2``: two cron worker processes, each job under the
+worker's real time limit), while two more processes call the cron methods directly at the same
+time. The bench triggers each cron, waits until every invoice has its KSeF number / every
+purchase invoice is imported (or nothing is left to run), and counts the server's ERROR lines.
+
 Run it as a script that boots the registry (NOT part of the test run; it commits into the
 database given; the addon is installed there when it is not yet):
 
     createdb -T odoo19_pl ksef_office_bench          # a database with account + l10n_pl
     cd /tmp && /opt/odoo/venv/bin/python /work/main/bench/bench_office.py -d ksef_office_bench \\
         --addons-path=/opt/odoo/odoo/addons,/opt/odoo/odoo/odoo/addons,/tmp/ksef_addons \\
-        --companies 400 [--invoices 2] [--purchases 5] [--workers 2] [--credential office|token]
+        --companies 400 [--invoices 2] [--purchases 5] [--workers 2 [--server]] \
+        [--credential office|token]
 
 (/tmp/ksef_addons/l10n_pl_ksef: a symlink to the repository.) Companies already built by an
 earlier run are reused (building one costs about 3 s: its chart of accounts), so a second run
@@ -242,15 +249,136 @@ def run_cron(registry, dbname, xmlid, runners, direct_method):
     return time.monotonic() - started
 
 
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call_cron_method(args, extra):
+    """``--call-cron MODEL.METHOD``: one direct call of a cron method in this process (what a
+    second Odoo server's scheduler would do), committed; used by ``--server``."""
+    from odoo_boot import boot_registry
+    _odoo, registry, _dbname = boot_registry(["-d", args.database] + extra)
+    from odoo import api
+
+    model, method = args.call_cron.rsplit(".", 1)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, 1, {})
+        getattr(env[model], method)()
+        cr.commit()
+
+
+def start_direct_callers(args, extra, method, count):
+    return [subprocess.Popen([sys.executable, os.path.realpath(__file__), "-d", args.database,  # noqa: S603
+                              "--call-cron", method] + extra)
+            for _ in range(count)]
+
+
+def run_server_cycles(registry, args, extra, company_ids, expected_numbers):
+    """``--server``: a real Odoo server with two workers and two cron worker processes runs both
+    crons, two direct callers per cron run beside it. -> (send s, import s, ERROR lines, log)."""
+    from odoo import api, fields
+
+    send_xmlid, import_xmlid = ("l10n_pl_ksef.ir_cron_l10n_pl_ksef_send",
+                                "l10n_pl_ksef.ir_cron_l10n_pl_ksef_import")
+    with registry.cursor() as cr:
+        env = api.Environment(cr, 1, {})
+        crons = env.ref(send_xmlid) | env.ref(import_xmlid)
+        # only the bench's triggers start them (not their interval while the other is measured)
+        crons.write({"nextcall": "2099-01-01 00:00:00"})
+        cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = ANY(%s)", [crons.ids])
+        cr.commit()
+    log = os.path.join(tempfile.gettempdir(), "%s.bench-server.log" % args.database)
+    odoo_bin = os.path.join(os.environ.get("ODOO_SOURCE", "/opt/odoo/odoo"), "odoo-bin")
+    server = subprocess.Popen([sys.executable, odoo_bin, "-d", args.database] + extra + [  # noqa: S603
+        "--workers=2", "--max-cron-threads=2", "--http-interface=127.0.0.1",
+        "--http-port=%d" % free_port(), "--gevent-port=%d" % free_port(), "--logfile=%s" % log,
+        "--db-filter=^%s$" % args.database])
+    time.sleep(8)    # the workers boot
+
+    def pending_sends():
+        with registry.cursor() as cr:
+            cr.execute("""SELECT count(*) FROM account_move WHERE company_id = ANY(%s)
+                          AND move_type = 'out_invoice' AND l10n_pl_ksef_state IN ('queued', 'sent')""",
+                       [company_ids])
+            return cr.fetchone()[0]
+
+    def missing_bills():
+        with registry.cursor() as cr:
+            cr.execute("""SELECT DISTINCT l10n_pl_ksef_number FROM account_move
+                          WHERE company_id = ANY(%s) AND l10n_pl_ksef_imported""", [company_ids])
+            return len(expected_numbers - {row[0] for row in cr.fetchall()})
+
+    def cycle(xmlid, method, left):
+        with registry.cursor() as cr:
+            env = api.Environment(cr, 1, {})
+            cron = env.ref(xmlid)
+            cron._trigger()
+            cr.commit()
+        started = time.monotonic()
+        callers = start_direct_callers(args, extra, method, 2)
+        idle_since = None
+        while time.monotonic() - started < 1800:
+            if not left():
+                break
+            with registry.cursor() as cr:
+                cr.execute("SELECT min(call_at) - (now() at time zone 'utc') < interval '120 seconds' "
+                           "FROM ir_cron_trigger WHERE cron_id = %s", [cron.id])
+                scheduled = cr.fetchone()[0]
+                # a cron worker holds the job's row while it runs it
+                cr.execute("SELECT id FROM ir_cron WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                           [cron.id])
+                scheduled = scheduled or not cr.fetchone()
+                cr.rollback()
+            running = any(caller.poll() is None for caller in callers)
+            if not scheduled and not running:
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > 30:   # nothing left to run
+                    break
+            else:
+                idle_since = None
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+        for caller in callers:
+            caller.wait()
+        return elapsed
+
+    try:
+        send_s = cycle(send_xmlid, "account.move._cron_l10n_pl_ksef_send", pending_sends)
+        import_s = cycle(import_xmlid, "l10n_pl_ksef.import.cursor._cron_l10n_pl_ksef_import",
+                         missing_bills)
+    finally:
+        server.terminate()
+        server.wait(timeout=120)
+        with registry.cursor() as cr:
+            env = api.Environment(cr, 1, {})
+            for xmlid in (send_xmlid, import_xmlid):
+                env.ref(xmlid).write({"nextcall": fields.Datetime.now()})
+            cr.commit()
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        errors = [line for line in handle if " ERROR " in line or " CRITICAL " in line]
+    return send_s, import_s, errors, log
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--companies", type=int, default=20)
     parser.add_argument("--invoices", type=int, default=2, help="customer invoices per company")
     parser.add_argument("--purchases", type=int, default=5, help="purchase invoices per company")
     parser.add_argument("--workers", type=int, default=1, choices=(1, 2))
+    parser.add_argument("--server", action="store_true",
+                        help="with --workers 2: run the crons in a real odoo-bin --workers=2 "
+                             "--max-cron-threads=2 server, with two direct callers beside it")
     parser.add_argument("--credential", default="office", choices=("office", "token"))
     parser.add_argument("-d", "--database", dest="database", required=True)
+    parser.add_argument("--call-cron", help=argparse.SUPPRESS)
     args, extra = parser.parse_known_args()
+    if args.call_cron:
+        call_cron_method(args, extra)
+        return
     ensure_installed(args, extra)
     from bench_odoo_send import ServerClock
     from odoo_boot import boot_registry
@@ -289,10 +417,15 @@ def main():
     clock = ServerClock(emulator)
     print("queued %d invoices, seeded %d purchase invoices" % (queued, len(expected_numbers)), flush=True)
 
-    send_s = run_cron(registry, dbname, "l10n_pl_ksef.ir_cron_l10n_pl_ksef_send", args.workers,
-                      ("account.move", "_cron_l10n_pl_ksef_send"))
-    import_s = run_cron(registry, dbname, "l10n_pl_ksef.ir_cron_l10n_pl_ksef_import", args.workers,
-                        ("l10n_pl_ksef.import.cursor", "_cron_l10n_pl_ksef_import"))
+    server_errors = None
+    if args.server:
+        send_s, import_s, server_errors, server_log = run_server_cycles(
+            registry, args, extra, company_ids, expected_numbers)
+    else:
+        send_s = run_cron(registry, dbname, "l10n_pl_ksef.ir_cron_l10n_pl_ksef_send", args.workers,
+                          ("account.move", "_cron_l10n_pl_ksef_send"))
+        import_s = run_cron(registry, dbname, "l10n_pl_ksef.ir_cron_l10n_pl_ksef_import", args.workers,
+                            ("l10n_pl_ksef.import.cursor", "_cron_l10n_pl_ksef_import"))
 
     with registry.cursor() as cr:
         env = api.Environment(cr, 1, {})
@@ -319,7 +452,14 @@ def main():
             print("  states: %s" % cr.fetchall())
     requests = sum(count for key, count in emulator.counters.items() if "/storage/" not in key)
     too_many = clock.statuses.get(429, 0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    # the largest process: this one, or (--server) an Odoo worker or a direct caller
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
+    if server_errors is not None:
+        print("  Odoo server --workers=2 --max-cron-threads=2: %d ERROR lines in %s"
+              % (len(server_errors), server_log))
+        for line in server_errors[:20]:
+            print("    " + line.rstrip())
     emulator.stop()
     print("office N=%d: send cycle %.1f s, import cycle %.1f s, requests/company %.1f, 429 %d, "
           "duplicates %d, missed %d, peak %.0f MB"
