@@ -292,6 +292,8 @@ def run_server_cycles(registry, args, extra, company_ids, expected_numbers):
         cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = ANY(%s)", [crons.ids])
         cr.commit()
     log = os.path.join(tempfile.gettempdir(), "%s.bench-server.log" % args.database)
+    if os.path.exists(log):
+        os.remove(log)                   # this run's lines only
     odoo_bin = os.path.join(os.environ.get("ODOO_SOURCE", "/opt/odoo/odoo"), "odoo-bin")
     server = subprocess.Popen([sys.executable, odoo_bin, "-d", args.database] + extra + [  # noqa: S603
         "--workers=2", "--max-cron-threads=2", "--http-interface=127.0.0.1",
