@@ -374,12 +374,12 @@ class L10nPlKsefConfig(models.Model):
         method_label = dict(self._fields["auth_method"]._description_selection(self.env))[method]
         if method == "office":
             self.sudo().message_post(body=self.env._(
-                "Connected to KSeF (%(env)s, NIP %(nip)s) through the accounting office %(office)s "
+                "Connected to KSeF – %(env)s, NIP %(nip)s – through the accounting office %(office)s "
                 "(NIP %(office_nip)s), by %(user)s.", env=env_label, nip=nip, office=office.name,
                 office_nip=office.nip, user=self.env.user.name))
             return
         self.sudo().message_post(body=self.env._(
-            "Connected to KSeF (%(env)s, NIP %(nip)s) with: %(method)s, by %(user)s.",
+            "Connected to KSeF – %(env)s, NIP %(nip)s – with: %(method)s, by %(user)s.",
             env=env_label, nip=nip, method=method_label, user=self.env.user.name))
 
     @api.model

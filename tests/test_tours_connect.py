@@ -28,7 +28,7 @@ TOUR_DATA = "l10n_pl_ksef_tour_connect.json"
 EXPECTED = {
     "en_US": {
         "connected_token": "with a token for NIP %s" % TEST_NIP,
-        "connected_certificate": "Connected to KSeF (Test (TEST), NIP %s) with: KSeF certificate"
+        "connected_certificate": "Connected to KSeF – Test (TEST), NIP %s – with: KSeF certificate"
                                  % TEST_NIP,
         "offline_stored": "is stored",
         "disconnected": "Disconnected from KSeF by",
@@ -37,7 +37,7 @@ EXPECTED = {
     },
     "pl_PL": {
         "connected_token": "tokenem dla NIP %s" % TEST_NIP,
-        "connected_certificate": "Połączono z KSeF (Testowe (TEST), NIP %s) metodą: Certyfikat KSeF"
+        "connected_certificate": "Połączono z KSeF – Testowe (TEST), NIP %s – metodą: Certyfikat KSeF"
                                  % TEST_NIP,
         "offline_stored": "został zapisany",
         "disconnected": "Rozłączono z KSeF",

@@ -313,7 +313,7 @@ class L10nPlKsefConnectWizard(models.TransientModel):
                                     key_password=password)
         self.office_id = office
         return self.env._(
-            "Connected to KSeF (%(env)s) for NIP %(nip)s through the accounting office %(office)s "
+            "Connected to KSeF – %(env)s – for NIP %(nip)s through the accounting office %(office)s "
             "(NIP %(office_nip)s), with the office's certificate in this company's context.\n"
             "Offline invoices still need this company's own Offline certificate (KOD II carries "
             "the seller's context): add it in the next step.",
@@ -336,7 +336,7 @@ class L10nPlKsefConnectWizard(models.TransientModel):
             self._authenticate(self.environment, "token", nip, token=token,
                                token_created_on=self.token_created_on)
             message = self.env._(
-                "Connected to KSeF (%(env)s) with a token for NIP %(nip)s.\n"
+                "Connected to KSeF – %(env)s – with a token for NIP %(nip)s.\n"
                 "Remember: tokens generated from 1 February 2026 stop working after %(date)s. "
                 "Switch to a KSeF certificate before then.",
                 env=env_label, nip=nip, date=format_date(
@@ -356,7 +356,7 @@ class L10nPlKsefConnectWizard(models.TransientModel):
             self._authenticate(self.environment, "certificate", nip, credentials=credentials,
                                cert_bytes=cert_bytes, key_bytes=key_bytes, key_password=password)
             message = self.env._(
-                "Connected to KSeF (%(env)s) with the certificate %(serial)s for NIP %(nip)s, valid "
+                "Connected to KSeF – %(env)s – with the certificate %(serial)s for NIP %(nip)s, valid "
                 "until %(date)s.", env=env_label, serial=credentials.serial, nip=nip,
                 date=format_date(self.env, _naive(credentials.valid_to)))
         return self._connected(message)
