@@ -1,10 +1,13 @@
 """Renewing the KSeF offline certificate from Odoo (issue 12), against the emulator: a button for
 KSeF managers and an opt-in automatic renewal 30 days ahead; the new certificate replaces the old
 one only once KSeF has issued it and a test KOD II signature with it verified."""
+import base64
 import time
 from datetime import datetime, timedelta, timezone
 from unittest.mock import patch
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
@@ -62,6 +65,27 @@ class KsefOfflineRenewalCommon(KsefTestCommon):
                                 "details": ["Wniosek odrzucony przez test."]}
             record["certificateSerialNumber"] = None
             emu.state.put("enrollments", reference, record)
+        emu.enrollment_delay = 0.0
+
+    def issue_as_authentication(self, reference):
+        """KSeF issues the request's key, but as an Authentication certificate (KSeF's CA)."""
+        emu = self.emulator
+        with emu.lock:
+            serial = emu.state.get("enrollments", reference)["certificateSerialNumber"]
+            record = emu.state.get("certs", serial)
+            issued = ksef_certs.load_certificate(base64.b64decode(record["certificate"]))
+            builder = (x509.CertificateBuilder().subject_name(issued.subject)
+                       .issuer_name(issued.issuer).public_key(issued.public_key())
+                       .serial_number(issued.serial_number)
+                       .not_valid_before(issued.not_valid_before)
+                       .not_valid_after(issued.not_valid_after)
+                       .add_extension(x509.KeyUsage(
+                           digital_signature=True, content_commitment=False, key_encipherment=False,
+                           data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                           crl_sign=False, encipher_only=False, decipher_only=False), critical=True))
+            cert = builder.sign(emu.keys.private_key("CA"), hashes.SHA256())
+            record["certificate"] = b64(ksef_certs.certificate_to_der(cert)).decode()
+            emu.state.put("certs", serial, record)
         emu.enrollment_delay = 0.0
 
     def swap_issued_certificate(self, reference):
@@ -192,6 +216,22 @@ class TestKsefOfflineRenewal(KsefOfflineRenewalCommon):
         self.assertEqual(config.offline_cert_serial, old.serial)
         self.assertFalse(config.offline_enroll_reference)
         self.assertIn(reference, config.offline_enroll_message)
+        self.assertSignsKod2(old.serial)
+
+    def test_certificate_of_another_type_is_not_used(self):
+        self.connect_certificate()
+        old = self.upload_offline()
+        config = self.config
+        self.emulator.enrollment_delay = 60.0
+        self.renew()
+        reference = config.offline_enroll_reference
+        self.issue_as_authentication(reference)
+        result = self.renew()
+        self.assertEqual(result["params"]["type"], "danger")
+        self.assertIn("Offline", result["params"]["message"])
+        self.assertIn("stays in use", result["params"]["message"])
+        self.assertEqual(config.offline_cert_serial, old.serial)
+        self.assertFalse(config.offline_enroll_reference)
         self.assertSignsKod2(old.serial)
 
     def test_refused_request_in_polish(self):
