@@ -251,6 +251,31 @@ def certificate_verification_url(environment, context_type, context_value, selle
     return "%s://%s/%s" % (scheme, data, b64url_encode(signature))
 
 
+#: what the test signature of ``check_offline_signing`` covers (no invoice is involved)
+_SIGNING_TEST_DOCUMENT = b"<Faktura>KSeF Offline certificate signing test</Faktura>"
+
+
+def check_offline_signing(environment, seller_nip, certificate, private_key, key_password=None,
+                          at=None) -> str:
+    """Prove that an Offline certificate can sign KOD II: sign a KOD II link of a test document
+    in the seller's context (``Nip``) and verify it with the certificate -> the link.
+
+    Raises what :func:`certificate_verification_url` raises (not an Offline certificate,
+    outside its validity, key not the certificate's) and ``CertificateError`` when the
+    signature does not verify with the certificate.
+    """
+    cert = certificate if hasattr(certificate, "public_key") else load_certificate(certificate)
+    url = certificate_verification_url(environment, "Nip", seller_nip, seller_nip, cert,
+                                       private_key, invoice_xml=_SIGNING_TEST_DOCUMENT,
+                                       key_password=key_password, at=at)
+    if not verify_certificate_url(url, cert):
+        raise CertificateError(_(
+            "A KOD II signed with the Offline certificate %(serial)s does not verify with that "
+            "certificate, so it cannot sign offline invoices. Request the certificate again or "
+            "upload one obtained in the KSeF application."), params={"serial": serial_hex(cert)})
+    return url
+
+
 # --- parsing and verifying ------------------------------------------------------------
 
 def _split(url, kind, count):

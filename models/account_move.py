@@ -670,8 +670,7 @@ class AccountMove(models.Model):
 
     # ------------------------------------------------------------------ QR codes
     def _l10n_pl_ksef_qr_environment(self):
-        env_name = self.company_id._l10n_pl_ksef_get_config().environment
-        return {"prod": "PROD", "demo": "DEMO"}.get(env_name, "TEST")
+        return self.company_id._l10n_pl_ksef_get_config()._l10n_pl_ksef_qr_environment()
 
     def _l10n_pl_ksef_qr_codes(self):
         """QR codes for the invoice PDF: [{"name", "label", "url", "png" (base64)}].

@@ -23,10 +23,9 @@ from odoo.tools.misc import format_date
 
 from ..ksef import certs as ksef_certs
 from ..ksef import errors as ksef_errors
-from ..ksef.client import PendingEnrollment
-from ..tools import ksef_i18n, vault
+from ..tools import ksef_i18n
 from .l10n_pl_ksef_config import OFFLINE_WARNING_DAYS, SECRET_GROUP, _naive
-from .l10n_pl_ksef_config_certificates import ENROLLMENT_MAX_AGE
+from .l10n_pl_ksef_config_certificates import _reason
 from .l10n_pl_ksef_config_client import _identity_label
 
 _logger = logging.getLogger(__name__)
@@ -129,37 +128,11 @@ class L10nPlKsefConfig(models.Model):
         """One look at the pending renewal -> the new Credentials once in use, else None (still
         pending, or ended: refused, login with it failed, given up; the old one stays)."""
         self.ensure_one()
-        try:
-            pending = PendingEnrollment.from_dict(json.loads(
-                self._l10n_pl_ksef_secret("auth_renew_encrypted").decode() or "{}"))
-        except (ValueError, vault.VaultError, ksef_errors.KSeFError, UserError) as exc:
-            self._l10n_pl_ksef_end_auth_renewal(_reason(self.env, exc))
+        found = self._l10n_pl_ksef_poll_pending_certificate(
+            "auth_renew_encrypted", ksef_certs.AUTHENTICATION, "_l10n_pl_ksef_end_auth_renewal")
+        if not found:
             return None
-        try:
-            with self._l10n_pl_ksef_client() as client:
-                der = client.poll_certificate_enrollment(pending)
-        except (ksef_errors.CertificateError, ksef_errors.KSeFBadRequest,
-                ksef_errors.KSeFNotFound) as exc:         # refused, or unknown to KSeF
-            self._l10n_pl_ksef_end_auth_renewal(_reason(self.env, exc))
-            return None
-        except (ksef_errors.KSeFError, UserError) as exc:  # unreachable, 429, login: later
-            _logger.info("KSeF authentication certificate request %s of company %s not collected "
-                         "now: %s", pending.reference_number, self.company_id.id,
-                         exc.__class__.__name__)
-            der = None
-        if der is None:
-            if pending.age() > ENROLLMENT_MAX_AGE.total_seconds():
-                self._l10n_pl_ksef_end_auth_renewal(self.env._(
-                    "KSeF has not issued the certificate within two days."))
-            else:
-                self._l10n_pl_ksef_trigger_certificate_cron(pending)
-            return None
-        try:
-            credentials = ksef_certs.load_credentials(der, pending.private_key_pem, None,
-                                                      expected_type=ksef_certs.AUTHENTICATION)
-        except ksef_errors.KSeFError as exc:
-            self._l10n_pl_ksef_end_auth_renewal(_reason(self.env, exc))
-            return None
+        credentials, pending = found
         # the test: a XAdES login with the new certificate, in the company's context
         nip = self.connected_nip or self._l10n_pl_ksef_check_nip()
         client = self._l10n_pl_ksef_new_client()
@@ -249,9 +222,3 @@ class L10nPlKsefConfig(models.Model):
             return False
         self._l10n_pl_ksef_collect_auth_renewal()
         return True
-
-
-def _reason(env, exc):
-    if isinstance(exc, UserError):
-        return exc.args[0] if exc.args else str(exc)
-    return ksef_i18n.error_message(env, exc)

@@ -30,3 +30,4 @@ from . import test_tours_invoices
 from . import test_cron_errors
 from . import test_cockpit
 from . import test_auth_renewal
+from . import test_offline_renewal

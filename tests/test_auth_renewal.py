@@ -1,4 +1,5 @@
-"""Renewing the KSeF authentication certificate from Odoo (issue 12), against the emulator."""
+"""Renewing the KSeF authentication certificate from Odoo (issue 12), against the emulator; the
+tour renews the offline certificate as well (its own tests: test_offline_renewal.py)."""
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -6,7 +7,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from ..ksef import certs as ksef_certs
-from .common import KsefTestCommon
+from .common import KEY_PASSWORD, KsefTestCommon, b64
 from .test_tours import KsefTourMixin
 
 ENROLL = "POST /certificates/enrollments"
@@ -200,7 +201,8 @@ class TestKsefAuthRenewal(KsefTestCommon):
 
 @tagged("post_install", "-at_install", "post_install_l10n")
 class TestKsefAuthRenewalTour(KsefTestCommon, KsefTourMixin):
-    """The manager clicks "Renew authentication certificate" on the KSeF settings."""
+    """The manager clicks "Renew authentication certificate", then "Renew offline certificate" on
+    the KSeF settings."""
 
     LANG = "en_US"
 
@@ -218,6 +220,13 @@ class TestKsefAuthRenewalTour(KsefTestCommon, KsefTourMixin):
         now = datetime.now(timezone.utc)
         old = self.connect_certificate(self.make_cert(valid_from=now - timedelta(days=700),
                                                       valid_to=now + timedelta(days=20)))
+        old_offline = self.make_cert(cert_type=ksef_certs.OFFLINE, valid_from=now - timedelta(days=700),
+                                     valid_to=now + timedelta(days=20))
+        self.wizard(step="offline", offline_source="upload", offline_cert_name="Odoo offline",
+                    offline_cert_file=b64(old_offline.cert_pem),
+                    offline_key_file=b64(old_offline.key_pem),
+                    offline_key_password=KEY_PASSWORD).action_l10n_pl_ksef_save_offline()
+        self.assertEqual(self.config.offline_cert_serial, old_offline.serial)
         action = self.env.ref("l10n_pl_ksef.l10n_pl_ksef_config_action")
         self.start_tour("/odoo/action-%s/%s" % (action.id, self.config.id),
                         "l10n_pl_ksef_renew_auth_certificate", login=self.manager.login)
@@ -225,6 +234,11 @@ class TestKsefAuthRenewalTour(KsefTestCommon, KsefTourMixin):
         self.assertNotEqual(self.config.auth_cert_serial, old.serial)
         self.assertGreater(self.config.auth_cert_valid_to.date(), (now + timedelta(days=20)).date())
         self.assertEqual(self.config.state, "connected")
+        # the offline certificate too, issued after a login with the renewed one, and tested
+        self.assertNotEqual(self.config.offline_cert_serial, old_offline.serial)
+        self.assertGreater(self.config.offline_cert_valid_to.date(), (now + timedelta(days=20)).date())
+        self.assertEqual(self.config._l10n_pl_ksef_get_offline_credentials().serial,
+                         self.config.offline_cert_serial)
 
 
 @tagged("post_install", "-at_install", "post_install_l10n")

@@ -159,18 +159,33 @@ class TestKsefOfflineCertificate(KsefTestCommon):
         old = self.make_cert(cert_type="Offline", valid_from=now - timedelta(days=700),
                              valid_to=now + timedelta(days=20))
         self.upload(old, name="Odoo offline")
+        config = self.config
+        config.with_user(self.manager).offline_renew_auto = True     # opt-in
         Config = self.env["l10n_pl_ksef.config"]
         Config._cron_l10n_pl_ksef_certificates()
-        config = self.config
         self.assertNotEqual(config.offline_cert_serial, old.serial)
         self.assertEqual(config.offline_cert_state, "valid")
         self.assertGreater(config.offline_cert_days_left, 700)
         self.assertTrue(config.offline_cert_name.startswith("Odoo offline "))
         self.assertFalse(config.offline_enroll_reference)
-        self.assertIn("Offline certificate", config.message_ids[0].body)
+        self.assertIn("offline certificate renewed", config.message_ids[0].body)
+        self.assertIn(old.serial, config.message_ids[0].body)
         serial = config.offline_cert_serial
         Config._cron_l10n_pl_ksef_certificates()          # valid for 2 years: nothing to do
         self.assertEqual(config.offline_cert_serial, serial)
+
+    def test_offline_certificate_not_renewed_without_the_opt_in(self):
+        self.connect_certificate()
+        now = datetime.now(timezone.utc)
+        old = self.make_cert(cert_type="Offline", valid_from=now - timedelta(days=700),
+                             valid_to=now + timedelta(days=20))
+        self.upload(old)
+        self.assertFalse(self.config.offline_renew_auto)             # off by default
+        self.emulator.reset_counters()
+        self.env["l10n_pl_ksef.config"]._cron_l10n_pl_ksef_certificates()
+        self.assertEqual(self.config.offline_cert_serial, old.serial)
+        self.assertFalse(self.config.offline_enroll_reference)
+        self.assertFalse(self.emulator.counters.get("POST /certificates/enrollments"))
 
     def test_token_company_is_not_renewed_automatically(self):
         self.connect_token()
@@ -178,6 +193,7 @@ class TestKsefOfflineCertificate(KsefTestCommon):
         old = self.make_cert(cert_type="Offline", valid_from=now - timedelta(days=700),
                              valid_to=now + timedelta(days=20))
         self.upload(old)
+        self.config.with_user(self.manager).offline_renew_auto = True  # opted in, yet a token
         self.emulator.reset_counters()
         self.env["l10n_pl_ksef.config"]._cron_l10n_pl_ksef_certificates()
         self.assertEqual(self.config.offline_cert_serial, old.serial)

@@ -328,3 +328,59 @@ def test_svg_has_code_and_label_text():
     assert plain.find(ns + "text") is None
     escaped = xmlsafe.parse(qr.qr_svg(KOD1_URL, "A & <B>"))
     assert escaped.find(ns + "text").text == "A & <B>"
+
+
+# --- checking an Offline certificate before it is put in use ------------------------------
+
+def test_check_offline_signing_accepts_a_usable_certificate(offline_rsa, offline_ec):
+    for tc in (offline_rsa, offline_ec):
+        url = qr.check_offline_signing("TEST", "5265877635", tc.certificate, tc.private_key)
+        assert qr.verify_certificate_url(url, tc.certificate)
+        assert qr.parse_certificate_url(url).certificate_serial == tc.serial
+    locked = certs.make_test_certificate("5265877635", cert_type="Offline", key_type="ec",
+                                         key_password="tajne hasło")
+    assert qr.check_offline_signing("DEMO", "5265877635", locked.cert_pem, locked.key_pem,
+                                    key_password="tajne hasło").startswith("https://qr-demo.")
+
+
+def test_check_offline_signing_refuses_unusable_certificates(offline_rsa, offline_ec):
+    auth = certs.make_test_certificate("5265877635", cert_type="Authentication", key_type="ec")
+    with pytest.raises(CertificateTypeError):
+        qr.check_offline_signing("TEST", "5265877635", auth.certificate, auth.private_key)
+    with pytest.raises(CertificateKeyMismatchError):
+        qr.check_offline_signing("TEST", "5265877635", offline_ec.certificate, offline_rsa.private_key)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    expired = certs.make_test_certificate("5265877635", cert_type="Offline", key_type="ec",
+                                          valid_from=now - datetime.timedelta(days=400),
+                                          valid_to=now - datetime.timedelta(days=1))
+    with pytest.raises(CertificateExpiredError):
+        qr.check_offline_signing("TEST", "5265877635", expired.certificate, expired.private_key)
+
+
+class _KeyThatSignsWrong(ec.EllipticCurvePrivateKey):
+    """A P-256 key that claims the certificate's public key but signs with another key (a broken
+    token or HSM): the link is made, its signature does not verify."""
+
+    def __init__(self, claimed, signer):
+        self._claimed, self._signer = claimed, signer
+
+    curve = property(lambda self: self._signer.curve)
+    key_size = property(lambda self: self._signer.key_size)
+
+    def public_key(self):
+        return self._claimed.public_key()
+
+    def sign(self, data, signature_algorithm):
+        return self._signer.sign(data, signature_algorithm)
+
+
+# only what KOD II uses is implemented (the abstract set differs between cryptography releases)
+_KeyThatSignsWrong.__abstractmethods__ = frozenset()
+
+
+def test_check_offline_signing_refuses_a_signature_that_does_not_verify(offline_ec):
+    other = certs.new_private_key("ec")
+    with pytest.raises(CertificateError, match="does not verify") as info:
+        qr.check_offline_signing("TEST", "5265877635", offline_ec.certificate,
+                                 _KeyThatSignsWrong(offline_ec.private_key, other))
+    assert offline_ec.serial in info.value.message

@@ -1,5 +1,6 @@
-/** Tour of l10n_pl_ksef: a manager renews the company's KSeF authentication certificate from the
- * KSeF settings (tests/test_auth_renewal.py, in English and in Polish). */
+/** Tour of l10n_pl_ksef: a manager renews the company's KSeF authentication certificate, then its
+ * offline certificate, from the KSeF settings (tests/test_auth_renewal.py, in English and in
+ * Polish). */
 import { registry } from "@web/core/registry";
 import { user } from "@web/core/user";
 
@@ -21,6 +22,19 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_renew_auth_certificate", {
         {
             content: "The chatter keeps the old and the new serial",
             trigger: `.o-mail-Message:contains('${say("KSeF authentication certificate renewed", "Certyfikat uwierzytelniający KSeF odnowiony")}')`,
+        },
+        {
+            content: "The settings of a company with an offline certificate offer its renewal",
+            trigger: ".o_form_view .o_statusbar_buttons button[name='action_l10n_pl_ksef_renew_offline_certificate']",
+            run: "click",
+        },
+        {
+            content: "Odoo says the offline certificate was renewed",
+            trigger: `.o_notification:contains('${say("The offline certificate was renewed", "Certyfikat offline został odnowiony")}')`,
+        },
+        {
+            content: "The chatter keeps the old and the new serial of the offline certificate",
+            trigger: `.o-mail-Message:contains('${say("KSeF offline certificate renewed", "Certyfikat offline KSeF odnowiony")}')`,
         },
     ],
 });
