@@ -3,11 +3,9 @@ emulator: the office's certificate is stored once (l10n_pl_ksef.office) and each
 logs in with it in its own context; KSeF (the emulator) lets it in only where the client granted
 the office InvoiceWrite / InvoiceRead."""
 import time
-from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests import common as odoo_test_common
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..ksef import certs as ksef_certs
@@ -15,6 +13,7 @@ from ..models.l10n_pl_ksef_office import OFFICE_SECRET_FIELDS
 from ..tools import vault
 from .common import KEY_PASSWORD, OTHER_NIP, TEST_NIP, KsefTestCommon, b64
 from .send_common import KsefSendCommon
+from .test_tours import KsefTourMixin, install_polish
 
 OFFICE_NIP = "7251801126"
 BOTH = ["InvoiceWrite", "InvoiceRead"]
@@ -422,12 +421,21 @@ class TestKsefOfficePolish(KsefOfficeCommon):
 
 
 @tagged("post_install", "-at_install", "post_install_l10n")
-class TestKsefOfficeTour(KsefOfficeCommon, HttpCase):
+class TestKsefOfficeTour(KsefOfficeCommon, KsefTourMixin):
+    """A client company connected through its accounting office, walked in a real browser by a
+    KSeF manager who works in ``LANG`` (static/tests/tours/l10n_pl_ksef_tours_office.js)."""
+
+    LANG = "en_US"
+    #: what the manager must find in the company's chatter, per language (i18n/pl.po)
+    CONNECTED = {"en_US": "through the accounting office Biuro Rachunkowe Liczydło",
+                 "pl_PL": "przez biuro rachunkowe Biuro Rachunkowe Liczydło"}
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(patch.object(odoo_test_common, "CHECK_BROWSER_ITERATIONS", 600))
+        if cls.LANG == "pl_PL":
+            install_polish(cls.env)
+        cls.manager.lang = cls.LANG
 
     def test_connect_through_the_accounting_office(self):
         self.grant(TEST_NIP)
@@ -444,3 +452,15 @@ class TestKsefOfficeTour(KsefOfficeCommon, HttpCase):
         self.assertEqual((self.config.state, self.config.auth_method, self.config.sudo().office_id),
                          ("connected", "office", office))
         self.assertEqual(len(self.office_logins(TEST_NIP)), 1)
+        # the chatter keeps who connected it and how, in the manager's language
+        self.assertIn(self.CONNECTED[self.LANG], "\n".join(self.config.message_ids.mapped("body")))
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefOfficeTourPolish(TestKsefOfficeTour):
+    """The same path for a KSeF manager who works in Polish (the tour reads Polish)."""
+
+    LANG = "pl_PL"
+
+    def test_connect_through_the_accounting_office_in_polish(self):
+        self.test_connect_through_the_accounting_office()

@@ -146,6 +146,13 @@ class TestKsefSendTour(KsefSendCommon, KsefTourMixin):
         self.assertEqual(move.l10n_pl_ksef_status, "accepted")
 
 
+def install_polish(env):
+    """Polish as Odoo installs it when a user activates it (Settings > Languages): the language
+    and the Polish of every installed module, Odoo's own (view labels, menus) and this addon's."""
+    env["res.lang"]._activate_lang("pl_PL")
+    env["ir.module.module"].search([("state", "=", "installed")])._update_translations(["pl_PL"])
+
+
 def speak_polish(cls):
     """The users and the company of ``cls`` work in Polish, with the addon's Polish loaded."""
     cls.env["res.lang"]._activate_lang("pl_PL")
