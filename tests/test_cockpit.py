@@ -9,7 +9,7 @@ from odoo.tests import new_test_user, tagged
 from ..models.l10n_pl_ksef_config import AUTH_METHODS
 from .common import TEST_NIP
 from .send_common import KsefSendCommon
-from .test_tours import KsefTourMixin
+from .test_tours import KsefTourMixin, install_polish
 
 #: valid Polish NIPs of the client companies
 CLIENT_NIPS = ("7740001454", "5213017228", "9542583988")
@@ -146,6 +146,16 @@ class TestKsefCockpit(KsefCockpitCommon):
 
 @tagged("post_install", "-at_install", "post_install_l10n")
 class TestKsefCockpitTour(KsefCockpitCommon, KsefTourMixin):
+    """The office's manager, who works in ``LANG``, opens the cockpit and one company
+    (static/tests/tours/l10n_pl_ksef_tours_cockpit.js)."""
+
+    LANG = "en_US"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.LANG == "pl_PL":
+            install_polish(cls.env)
 
     def test_open_the_cockpit_and_a_company(self):
         b = self.clients[0]
@@ -153,9 +163,20 @@ class TestKsefCockpitTour(KsefCockpitCommon, KsefTourMixin):
             self.env, login="office_manager",
             groups="account.group_account_manager,l10n_pl_ksef.group_ksef_manager",
             company_id=self.company.id, company_ids=[(6, 0, (self.company | b).ids)])
+        user.lang = self.LANG
         self.assertTrue(user)
         self.start_tour("/odoo/action-l10n_pl_ksef.l10n_pl_ksef_cockpit_action",
                         "l10n_pl_ksef_cockpit", login="office_manager")
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefCockpitTourPolish(TestKsefCockpitTour):
+    """The same path for an office manager who works in Polish (the tour reads Polish)."""
+
+    LANG = "pl_PL"
+
+    def test_open_the_cockpit_and_a_company_in_polish(self):
+        self.test_open_the_cockpit_and_a_company()
 
 
 @tagged("post_install", "-at_install")
