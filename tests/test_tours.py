@@ -115,12 +115,15 @@ class TestKsefPaymentTours(KsefPaymentCommon, KsefTourMixin):
 @tagged("post_install", "-at_install", "post_install_l10n")
 class TestKsefMatchingTour(KsefMatchingCommon, KsefTourMixin):
 
+    LANG = "en_US"
+
     def test_match_statement_line_by_ksef_number(self):
         # reconciling needs Odoo's right to modify statement lines (group "Basic" and above)
         bookkeeper = new_test_user(
             self.env, login="ksef_bookkeeper",
             groups="account.group_account_basic,l10n_pl_ksef.group_ksef_user",
             company_id=self.company.id, company_ids=[(6, 0, self.company.ids)])
+        bookkeeper.lang = self.LANG
         move = self.accepted_invoice(250.0)
         line = self.statement_line("Przelew za fakture %s" % move.l10n_pl_ksef_number,
                                    move.amount_total)
@@ -154,9 +157,8 @@ def install_polish(env):
 
 
 def speak_polish(cls):
-    """The users and the company of ``cls`` work in Polish, with the addon's Polish loaded."""
-    cls.env["res.lang"]._activate_lang("pl_PL")
-    cls.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
+    """The users and the company of ``cls`` work in Polish, installed as Odoo installs it."""
+    install_polish(cls.env)
     (cls.accountant | cls.manager | cls.env.ref("base.user_admin")).lang = "pl_PL"
     cls.company.partner_id.lang = "pl_PL"
 
@@ -185,3 +187,37 @@ class TestKsefSendTourPolish(TestKsefSendTour):
 
     def test_send_from_the_invoice_button_in_polish(self):
         self.test_send_from_the_invoice_button()
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefPaymentToursPolish(TestKsefPaymentTours):
+    """Paying KSeF bills for a Polish accountant (the tours read Polish, Odoo's labels too)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        speak_polish(cls)
+
+    def test_pay_one_bill_memo_is_ksef_number_in_polish(self):
+        self.test_pay_one_bill_memo_is_ksef_number()
+
+    def test_pay_bills_grouped_with_collective_identifier_in_polish(self):
+        self.test_pay_bills_grouped_with_collective_identifier()
+
+    def test_pay_bills_refused_then_separately_in_polish(self):
+        self.test_pay_bills_refused_then_separately()
+
+
+@tagged("post_install", "-at_install", "post_install_l10n")
+class TestKsefMatchingTourPolish(TestKsefMatchingTour):
+    """Matching a statement line for a Polish bookkeeper (the tour reads Polish)."""
+
+    LANG = "pl_PL"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        install_polish(cls.env)
+
+    def test_match_statement_line_by_ksef_number_in_polish(self):
+        self.test_match_statement_line_by_ksef_number()

@@ -69,6 +69,24 @@ const BETA_NIP = "7770002228";
 // the NIP of the test company (tests/common.py TEST_NIP): our KSeF numbers start with it
 const SELLER_NIP = "5265877635";
 
+/** ``:contains()`` of a text that may hold quotes. */
+function has(text) {
+    return `:contains(${JSON.stringify(text)})`;
+}
+
+/* The payment and matching tours run in English and in Polish (tests/test_tours.py
+ * TestKsefPaymentTours / TestKsefPaymentToursPolish, TestKsefMatchingTour /
+ * TestKsefMatchingTourPolish): what the accountant must read is looked for in the user's
+ * language, Odoo's own labels included (Odoo's Polish), so a text left in English fails the
+ * Polish tour. */
+function createPayment(content = "Create the payment") {
+    return {
+        content,
+        trigger: `.modal .modal-footer button[name='action_create_payments']${has(say("Create Payment", "Utwórz płatność"))}:enabled`,
+        run: "click",
+    };
+}
+
 registry.category("web_tour.tours").add("l10n_pl_ksef_pay_one_bill", {
     steps: () => [
         {
@@ -84,14 +102,11 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_pay_one_bill", {
             content: "The memo of the payment is the bill's KSeF number",
             trigger: `.modal .o_field_widget[name='communication'] input:value(${ALFA_NIP}-)`,
         },
-        {
-            content: "Create the payment",
-            trigger: ".modal .modal-footer button:contains('Create Payment'):enabled",
-            run: "click",
-        },
+        createPayment(),
         {
             content: "The bill is paid",
-            trigger: ".o_form_view .ribbon:contains('In Payment'), .o_form_view .ribbon:contains('Paid')",
+            trigger: `.o_form_view .ribbon${has(say("In Payment", "W trakcie płatności"))}, ` +
+                `.o_form_view .ribbon${has(say("Paid", "Zapłacona"))}`,
         },
     ],
 });
@@ -121,20 +136,30 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_pay_bills_grouped", {
         ...selectAllBillsAndPay(),
         {
             content: "Odoo says KSeF will give a collective identifier for the memo",
-            trigger: ".modal .o_field_widget[name='l10n_pl_ksef_memo_info']:contains('collective identifier')",
+            trigger: ".modal .o_field_widget[name='l10n_pl_ksef_memo_info']" + has(say(
+                "in one payment: KSeF will be asked for a collective identifier",
+                "w jednej płatności: przy tworzeniu płatności Odoo poprosi KSeF o identyfikator zbiorczy")),
         },
-        {
-            content: "Create the one payment",
-            trigger: ".modal .modal-footer button:contains('Create Payment'):enabled",
-            run: "click",
-        },
+        createPayment("Create the one payment"),
         {
             content: "The payment shows the collective identifier KSeF gave",
             trigger: `.o_form_view .o_field_widget[name='l10n_pl_ksef_collective_number']:contains('${BETA_NIP}-IZ')`,
         },
         {
+            content: "under its name",
+            trigger: ".o_form_view .o_form_label[for^='l10n_pl_ksef_collective_number']" +
+                has(say("KSeF collective identifier", "Identyfikator zbiorczy KSeF")),
+        },
+        {
             content: "The memo is the collective identifier",
             trigger: `.o_form_view .o_field_widget[name='memo'] input:value(${BETA_NIP}-IZ)`,
+        },
+        {
+            content: "The payment's chatter says what the collective identifier is",
+            trigger: ".o-mail-Message" + has(say(
+                "KSeF collective identifier for the bills paid by this transfer (its memo):",
+                "Identyfikator zbiorczy KSeF faktur opłaconych tym przelewem (jego tytuł):")) +
+                `:contains('${BETA_NIP}-IZ')`,
         },
     ],
 });
@@ -142,18 +167,22 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_pay_bills_grouped", {
 registry.category("web_tour.tours").add("l10n_pl_ksef_pay_bills_refused_then_separately", {
     steps: () => [
         ...selectAllBillsAndPay(),
-        {
-            content: "Create the payment",
-            trigger: ".modal .modal-footer button:contains('Create Payment'):enabled",
-            run: "click",
-        },
+        createPayment(),
         {
             content: "Odoo explains that no payment was created, and why",
-            trigger: ".modal .alert-danger:contains('No payment was created'):contains('different sellers')",
+            trigger: ".modal .alert-danger" +
+                has(say("KSeF refused a collective identifier", "KSeF odmówił nadania identyfikatora zbiorczego")) +
+                has(say("different sellers", "różni sprzedawcy")) +
+                has(say("No payment was created", "Nie utworzono żadnej płatności")),
+        },
+        {
+            content: "in the payment wizard, opened again",
+            trigger: `.modal .modal-title${has(say("Pay", "Zapłać"))}`,
         },
         {
             content: "Pay the bills separately, each with its own KSeF number",
-            trigger: ".modal .modal-footer button:contains('Pay the bills separately')",
+            trigger: ".modal .modal-footer button[name='action_l10n_pl_ksef_pay_separately']" +
+                has(say("Pay the bills separately", "Zapłać faktury osobno")),
             run: "click",
         },
         {
@@ -167,6 +196,10 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_pay_bills_refused_then_sep
 registry.category("web_tour.tours").add("l10n_pl_ksef_match_statement_line", {
     steps: () => [
         {
+            content: "The list of bank statement lines is open",
+            trigger: `.o_breadcrumb${has(say("Bank statement lines", "Pozycje wyciągów bankowych"))}`,
+        },
+        {
             content: "The unreconciled statement line is listed",
             trigger: ".o_list_view .o_data_row:contains('Przelew za fakture')",
         },
@@ -177,12 +210,14 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_match_statement_line", {
         },
         {
             content: "Match it with KSeF invoices",
-            trigger: ".o_control_panel button:contains('Match with KSeF invoices')",
+            trigger: `.o_control_panel button${has(say("Match with KSeF invoices", "Dopasuj do faktur KSeF"))}`,
             run: "click",
         },
         {
             content: "Odoo says the line is matched with the invoice",
-            trigger: ".o_notification:contains('1 of 1 statement lines matched'):contains('Matched with')",
+            trigger: ".o_notification" +
+                has(say("1 of 1 statement lines matched", "dopasowano 1 z 1 pozycji wyciągu")) +
+                has(say("Matched with", "Dopasowano do:")),
         },
         {
             content: "The reconciled line leaves the list of lines to reconcile",
