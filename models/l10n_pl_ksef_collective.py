@@ -9,11 +9,11 @@ One record per identifier and company, with the invoices it groups and the amoun
 
 The KSeF core does the protocol (``ksef.collective``); this model only stores what KSeF said.
 """
-from decimal import Decimal
 
 from markupsafe import Markup, escape
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import formatLang
 
 from ..ksef import collective as ksef_collective
 from ..ksef import errors as ksef_errors
@@ -162,8 +162,8 @@ class L10nPlKsefCollectiveLine(models.Model):
         self.ensure_one()
         if not self.amount_known:
             return self.env._("amount not given")
-        return "%s %s" % (Decimal(str(self.amount)).quantize(Decimal("0.01")),
-                          self.currency_id.name or "")
+        # in the reader's number format (300,00 in Polish), as Odoo shows amounts
+        return "%s %s" % (formatLang(self.env, self.amount, digits=2), self.currency_id.name or "")
 
 
 def failure_message(env, exc):

@@ -137,8 +137,9 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_pay_bills_grouped", {
         {
             content: "Odoo says KSeF will give a collective identifier for the memo",
             trigger: ".modal .o_field_widget[name='l10n_pl_ksef_memo_info']" + has(say(
-                "in one payment: KSeF will be asked for a collective identifier",
-                "w jednej płatności: przy tworzeniu płatności Odoo poprosi KSeF o identyfikator zbiorczy")),
+                "2 KSeF bills of Dostawca Beta S.A. in one payment: KSeF will be asked for a collective identifier",
+                "Faktury KSeF od Dostawca Beta S.A. w jednej płatności (liczba faktur: 2): przy tworzeniu " +
+                "płatności Odoo poprosi KSeF o identyfikator zbiorczy")),
         },
         createPayment("Create the one payment"),
         {
@@ -159,7 +160,9 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_pay_bills_grouped", {
             trigger: ".o-mail-Message" + has(say(
                 "KSeF collective identifier for the bills paid by this transfer (its memo):",
                 "Identyfikator zbiorczy KSeF faktur opłaconych tym przelewem (jego tytuł):")) +
-                `:contains('${BETA_NIP}-IZ')`,
+                `:contains('${BETA_NIP}-IZ')` +
+                // each bill with the amount paid, in the reader's number format
+                has(say("300.00 PLN", "300,00 PLN")) + has(say("301.00 PLN", "301,00 PLN")),
         },
     ],
 });
