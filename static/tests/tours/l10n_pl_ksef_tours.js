@@ -94,6 +94,10 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_pay_one_bill", {
             trigger: `.o_form_view .o_field_widget[name='l10n_pl_ksef_number']:contains('${ALFA_NIP}-')`,
         },
         {
+            content: "under its name",
+            trigger: `.o_form_view .o_form_label[for^='l10n_pl_ksef_number']${has(say("KSeF number", "Numer KSeF"))}`,
+        },
+        {
             content: "Pay the bill",
             trigger: ".o_form_view button#account_invoice_payment_btn",
             run: "click",
