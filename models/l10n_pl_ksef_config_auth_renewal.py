@@ -176,7 +176,11 @@ class L10nPlKsefConfig(models.Model):
             "%(new)s (valid from %(new_from)s until %(new_to)s), after a successful test login.",
             old=old_serial or "-", old_to=format_date(self.env, old_to) if old_to else "-",
             new=credentials.serial, new_from=format_date(self.env, _naive(credentials.valid_from)),
-            new_to=format_date(self.env, _naive(credentials.valid_to))))
+            new_to=format_date(self.env, _naive(credentials.valid_to)))
+            + " " + self.env._(
+                "Odoo does not revoke the previous certificate: it stays valid in KSeF until it "
+                "expires. If no other program uses it, you may revoke it in KSeF's certificate "
+                "module (MCU)."))
 
     def _l10n_pl_ksef_end_auth_renewal(self, reason):
         """The renewal ended without a new certificate: the old one stays; say why."""

@@ -231,7 +231,11 @@ class L10nPlKsefConfig(models.Model):
                 old=old_serial, old_to=format_date(self.env, old_to) if old_to else "-",
                 new=credentials.serial,
                 new_from=format_date(self.env, _naive(credentials.valid_from)),
-                new_to=format_date(self.env, _naive(credentials.valid_to))))
+                new_to=format_date(self.env, _naive(credentials.valid_to)))
+                + " " + self.env._(
+                    "The previous certificate is not revoked: the KOD II codes of invoices "
+                    "already issued offline were signed with it and are verified against it. "
+                    "Do not revoke it while those invoices are in circulation."))
         return credentials
 
     def _l10n_pl_ksef_qr_environment(self):

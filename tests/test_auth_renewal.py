@@ -68,6 +68,8 @@ class TestKsefAuthRenewal(KsefTestCommon):
         self.assertIn("renewed", body)
         self.assertIn(old.serial, body)
         self.assertIn(config.auth_cert_serial, body)
+        # the old one is not revoked by Odoo (another program may use it): the manager is told
+        self.assertIn("does not revoke the previous certificate", body)
         self.assertConnects()                                  # the new one logs in
 
     def test_button_issued_later_old_certificate_in_use_until_then(self):

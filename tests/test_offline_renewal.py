@@ -136,6 +136,9 @@ class TestKsefOfflineRenewal(KsefOfflineRenewalCommon):
         self.assertIn(old.serial, body)
         self.assertIn(config.offline_cert_serial, body)
         self.assertIn("KOD II", body)
+        # never revoked: invoices issued offline carry KOD II signed with it (KSeF checks that
+        # the certificate is not revoked when their QR is scanned)
+        self.assertIn("previous certificate is not revoked", body)
         self.assertSignsKod2(config.offline_cert_serial)
 
     def test_button_issued_later_old_certificate_in_use_until_then(self):
