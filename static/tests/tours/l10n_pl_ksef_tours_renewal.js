@@ -12,7 +12,8 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_renew_auth_certificate", {
     steps: () => [
         {
             content: "The settings of a company connected with a KSeF certificate offer the renewal",
-            trigger: ".o_form_view .o_statusbar_buttons button[name='action_l10n_pl_ksef_renew_auth_certificate']",
+            // in the authentication certificate's own section, labelled in the user's language
+            trigger: `.o_form_view .o_inner_group button[name='action_l10n_pl_ksef_renew_auth_certificate']:contains('${say("Renew authentication certificate", "Odnów certyfikat uwierzytelniający")}')`,
             run: "click",
         },
         {
@@ -25,7 +26,8 @@ registry.category("web_tour.tours").add("l10n_pl_ksef_renew_auth_certificate", {
         },
         {
             content: "The settings of a company with an offline certificate offer its renewal",
-            trigger: ".o_form_view .o_statusbar_buttons button[name='action_l10n_pl_ksef_renew_offline_certificate']",
+            // in the offline certificate's own section, labelled in the user's language
+            trigger: `.o_form_view .o_inner_group button[name='action_l10n_pl_ksef_renew_offline_certificate']:contains('${say("Renew offline certificate", "Odnów certyfikat offline")}')`,
             run: "click",
         },
         {
