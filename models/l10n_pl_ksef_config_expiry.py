@@ -27,15 +27,26 @@ class L10nPlKsefConfig(models.Model):
         warnings = []
         if self.has_offline_certificate and self.offline_cert_valid_to \
                 and self.offline_cert_valid_to.date() <= limit:
+            if self.state == "connected" and self.auth_method == "certificate":
+                # KSeF renews it for a caller logged in with a certificate: say where
+                note = self.env._(
+                    "Renew it with the \"Renew offline certificate\" button in the KSeF settings "
+                    "(or tick \"Renew automatically 30 days before it expires\" there), or upload "
+                    "one obtained in the KSeF application (Offline certificate button).")
+            else:
+                note = self.env._("Obtain a new offline certificate (Offline certificate button).")
             warnings.append((self.env._("KSeF offline certificate expires on %(date)s",
                                         date=format_date(self.env, self.offline_cert_valid_to)),
-                             self.env._("Obtain a new offline certificate (Offline certificate button).")))
+                             note))
         if self.state == "connected" and self.auth_method == "certificate" \
                 and self.auth_cert_valid_to and self.auth_cert_valid_to.date() <= limit:
             warnings.append((self.env._("KSeF authentication certificate expires on %(date)s",
                                         date=format_date(self.env, self.auth_cert_valid_to)),
-                             self.env._("Request a new certificate in the KSeF application and "
-                                        "connect again.")))
+                             self.env._(
+                                 "Renew it with the \"Renew authentication certificate\" button "
+                                 "in the KSeF settings (or tick \"Renew automatically 30 days "
+                                 "before expiry\" there), or request a new certificate in the "
+                                 "KSeF application and connect again.")))
         office = self.sudo().office_id if self.auth_method == "office" else False
         if self.state == "connected" and office and office.auth_cert_valid_to \
                 and office.auth_cert_valid_to.date() <= limit:

@@ -105,6 +105,32 @@ class TestKsefOfflineRenewal(KsefOfflineRenewalCommon):
 
     # --- the button ----------------------------------------------------------------------
 
+    def test_expiry_warnings_point_to_the_renewal(self):
+        """30 days before expiry the managers' warning says where the renewal is (a company
+        logged in with a certificate), in their language; a token company is told to upload."""
+        self.connect_certificate()
+        self.upload_offline(days=20)
+        self.config.auth_cert_valid_to = datetime.now() + timedelta(days=10)
+        notes = dict(self.config._l10n_pl_ksef_expiry_warnings())
+        self.assertEqual(len(notes), 2)
+        offline, auth = (next(n for s, n in notes.items() if key in s)
+                         for key in ("offline", "authentication"))
+        self.assertIn("Renew offline certificate", offline)
+        self.assertIn("Renew automatically 30 days before it expires", offline)
+        self.assertIn("Renew authentication certificate", auth)
+        self.env["res.lang"]._activate_lang("pl_PL")
+        self.env["ir.module.module"]._load_module_terms(["l10n_pl_ksef"], ["pl_PL"])
+        polish = dict(self.config.with_context(lang="pl_PL")._l10n_pl_ksef_expiry_warnings())
+        self.assertTrue(any("Odnów certyfikat offline" in note for note in polish.values()))
+        self.assertTrue(any("Odnów certyfikat uwierzytelniający" in note for note in polish.values()))
+        # a token company cannot renew from Odoo (KSeF issues certificates after a
+        # certificate login only): the upload is what it is told
+        self.connect_token()
+        notes = dict(self.config._l10n_pl_ksef_expiry_warnings())
+        note = next(n for s, n in notes.items() if "offline" in s)
+        self.assertNotIn("Renew offline certificate", note)
+        self.assertIn("Offline certificate button", note)
+
     def test_button_renews_after_a_test_signature(self):
         self.connect_certificate()
         old = self.upload_offline(days=200)
