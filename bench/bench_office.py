@@ -295,10 +295,13 @@ def run_server_cycles(registry, args, extra, company_ids, expected_numbers):
     if os.path.exists(log):
         os.remove(log)                   # this run's lines only
     odoo_bin = os.path.join(os.environ.get("ODOO_SOURCE", "/opt/odoo/odoo"), "odoo-bin")
+    # what the server prints outside its log (e.g. a long-polling process that cannot start in
+    # a virtualenv without gevent's plugins) goes beside the log, not into the bench's output
+    stderr = open(log + ".stderr", "w", encoding="utf-8")  # noqa: SIM115 - closed below
     server = subprocess.Popen([sys.executable, odoo_bin, "-d", args.database] + extra + [  # noqa: S603
         "--workers=2", "--max-cron-threads=2", "--http-interface=127.0.0.1",
         "--http-port=%d" % free_port(), "--gevent-port=%d" % free_port(), "--logfile=%s" % log,
-        "--db-filter=^%s$" % args.database])
+        "--db-filter=^%s$" % args.database], stdout=stderr, stderr=stderr)
     time.sleep(8)    # the workers boot
 
     def pending_sends():
@@ -355,6 +358,7 @@ def run_server_cycles(registry, args, extra, company_ids, expected_numbers):
     finally:
         server.terminate()
         server.wait(timeout=120)
+        stderr.close()
         with registry.cursor() as cr:
             env = api.Environment(cr, 1, {})
             for xmlid in (send_xmlid, import_xmlid):
