@@ -18,6 +18,8 @@ server would make), for both crons: duplicates and misses are then what the lock
 worker's real time limit), while two more processes call the cron methods directly at the same
 time. The bench triggers each cron, waits until every invoice has its KSeF number / every
 purchase invoice is imported (or nothing is left to run), and counts the server's ERROR lines.
+The server's crons serve every connected company of the database: give ``--companies`` all the
+companies built there, or the requests per company count the others' too.
 
 Run it as a script that boots the registry (NOT part of the test run; it commits into the
 database given; the addon is installed there when it is not yet):
