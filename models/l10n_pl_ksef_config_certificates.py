@@ -349,19 +349,22 @@ class L10nPlKsefConfig(models.Model):
         """Store the certificates KSeF has issued (offline, and renewed authentication
         certificates), each once tested; renew offline certificates in time (opt-in)."""
         for config in self.sudo().search([("company_id", "!=", False)]):
+            # one company must not stop the others: a failure (a database error included) is
+            # rolled back to its savepoint, logged, and the next company goes on
             try:
-                if config.auth_renew_reference:   # a renewal of the authentication certificate
-                    config._l10n_pl_ksef_collect_auth_renewal()
-            except Exception:  # one company must not stop the others
+                with config.env.cr.savepoint():
+                    if config.auth_renew_reference:   # a renewal of the authentication certificate
+                        config._l10n_pl_ksef_collect_auth_renewal()
+            except Exception:
                 _logger.exception("KSeF certificates: company %s failed", config.company_id.id)
             try:
-                if config.offline_enroll_reference:
-                    config._l10n_pl_ksef_collect_enrollment()
-                elif config._l10n_pl_ksef_offline_renewal_due():   # opt-in: "Renew automatically"
-                    config._l10n_pl_ksef_renew_offline_certificate()
-            except Exception:  # one company must not stop the others
+                with config.env.cr.savepoint():
+                    if config.offline_enroll_reference:
+                        config._l10n_pl_ksef_collect_enrollment()
+                    elif config._l10n_pl_ksef_offline_renewal_due():   # opt-in
+                        config._l10n_pl_ksef_renew_offline_certificate()
+            except Exception:
                 _logger.exception("KSeF certificates: company %s failed", config.company_id.id)
-                continue
             if not modules.module.current_test:
                 # one company's stored certificate must not wait for the others (or be lost
                 # with them): each is committed as it is done

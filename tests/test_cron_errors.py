@@ -297,3 +297,35 @@ class TestKsefImportCronErrors(KsefTwoCompaniesCommon):
         self.assertFailedThenRecovers(
             patch.object(Move, "_l10n_pl_ksef_import_documents", conflicting_import),
             "Another process changed the same data", "SerializationFailure")
+
+
+@tagged("post_install", "-at_install")
+class TestKsefCertificateCronErrors(KsefTwoCompaniesCommon):
+
+    def test_database_error_in_one_company(self):
+        """A database error in one company's certificate work (a serialization failure) is
+        rolled back to that company's savepoint and logged; the next company's work is done and
+        the transaction stays usable."""
+        configs = (self.config | self.other_config).sorted("id")
+        configs.sudo().write({"offline_enroll_reference": "20261205-CE-TEST"})
+        calls = []
+        Config = type(self.env["l10n_pl_ksef.config"])
+
+        def collect(config):
+            calls.append(config.id)
+            config.sudo().offline_enroll_message = "collected %s" % config.id
+            config.env.flush_all()
+            if len(calls) == 1:
+                config.env.cr.execute(SERIALIZATION_FAILURE, log_exceptions=False)
+
+        with patch.object(Config, "_l10n_pl_ksef_collect_enrollment", collect), \
+                self.assertLogs(LOGGER, level="ERROR") as logs:
+            self.env["l10n_pl_ksef.config"]._cron_l10n_pl_ksef_certificates()
+        self.assertEqual(calls, configs.ids)
+        self.assertIn("company %s failed" % configs[0].company_id.id, "\n".join(logs.output))
+        self.env.flush_all()
+        self.env.cr.execute("SELECT id, offline_enroll_message FROM l10n_pl_ksef_config "
+                            "WHERE id = ANY(%s) ORDER BY id", [configs.ids])
+        self.assertEqual(self.env.cr.fetchall(), [
+            (configs[0].id, None),                                   # rolled back
+            (configs[1].id, "collected %s" % configs[1].id)])       # done
