@@ -70,33 +70,18 @@ class L10nPlKsefConfig(models.Model):
             raise UserError(self.env._(
                 "Only a company connected to KSeF with a KSeF certificate can renew it from Odoo. "
                 "Connect with your KSeF certificate first (\"Connect to KSeF\")."))
-        if not self.auth_renew_reference:
-            try:
-                self._l10n_pl_ksef_begin_auth_renewal()
-            except ksef_errors.KSeFError as exc:
-                self._l10n_pl_ksef_raise_user_error(
-                    exc, action=self.env._("Renewing the authentication certificate"))
-        renewed = self._l10n_pl_ksef_collect_auth_renewal()
-        if renewed:
-            message = self.env._("The authentication certificate was renewed: %(serial)s, valid "
-                                 "until %(date)s.", serial=renewed.serial,
-                                 date=format_date(self.env, _naive(renewed.valid_to)))
-            kind = "success"
-        elif self.auth_renew_reference:
-            message = self.env._("KSeF is issuing the new authentication certificate (request "
-                                 "%(reference)s). Odoo uses it as soon as it is issued and a test "
-                                 "login with it worked; until then the current certificate stays "
-                                 "in use.", reference=self.auth_renew_reference)
-            kind = "info"
-        else:
-            # not raised: the reason is kept on the settings (chatter, activity), not rolled back
-            message = self.sudo().auth_renew_message or self.env._(
-                "The authentication certificate was not renewed.")
-            kind = "danger"
-        return {"type": "ir.actions.client", "tag": "display_notification",
-                "params": {"type": kind, "title": self.env._("KSeF"), "message": message,
-                           "sticky": kind == "danger",
-                           "next": {"type": "ir.actions.client", "tag": "soft_reload"}}}
+        return self._l10n_pl_ksef_renewal_button(
+            "auth_renew_reference", "auth_renew_message",
+            self._l10n_pl_ksef_begin_auth_renewal, self._l10n_pl_ksef_collect_auth_renewal,
+            action=self.env._("Renewing the authentication certificate"),
+            renewed=lambda new: self.env._(
+                "The authentication certificate was renewed: %(serial)s, valid until %(date)s.",
+                serial=new.serial, date=format_date(self.env, _naive(new.valid_to))),
+            pending=lambda reference: self.env._(
+                "KSeF is issuing the new authentication certificate (request %(reference)s). "
+                "Odoo uses it as soon as it is issued and a test login with it worked; until then "
+                "the current certificate stays in use.", reference=reference),
+            failed=lambda: self.env._("The authentication certificate was not renewed."))
 
     # --- the request ---------------------------------------------------------------------
 

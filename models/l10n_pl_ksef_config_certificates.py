@@ -292,30 +292,39 @@ class L10nPlKsefConfig(models.Model):
             raise UserError(self.env._(
                 "The company %(company)s has no offline certificate to renew. Request one with "
                 "the \"Offline certificate\" button.", company=self.company_id.display_name))
-        if not self.offline_enroll_reference:
+        return self._l10n_pl_ksef_renewal_button(
+            "offline_enroll_reference", "offline_enroll_message",
+            self._l10n_pl_ksef_begin_offline_renewal, self._l10n_pl_ksef_collect_enrollment,
+            action=self.env._("Renewing the offline certificate"),
+            renewed=lambda new: self.env._(
+                "The offline certificate was renewed: %(serial)s, valid until %(date)s.",
+                serial=new.serial, date=format_date(self.env, _naive(new.valid_to))),
+            pending=lambda reference: self.env._(
+                "KSeF is issuing the new offline certificate (request %(reference)s). Odoo uses "
+                "it as soon as it is issued and a test KOD II signature with it verified; until "
+                "then the current certificate stays in use.", reference=reference),
+            failed=lambda: self.env._("The offline certificate was not renewed."))
+
+    def _l10n_pl_ksef_renewal_button(self, reference_field, message_field, begin, collect,
+                                     action, renewed, pending, failed):
+        """What a Renew button does, for either certificate: ``begin()`` the request unless one
+        is pending (in ``reference_field``), ``collect()`` once, and say how it ended in a
+        notification. A failure is not raised: its reason (``message_field``, also in the
+        chatter and an activity) is kept on the settings, not rolled back. ``renewed(new)``,
+        ``pending(reference)``, ``failed()``: the texts, in the user's language."""
+        self.ensure_one()
+        if not self[reference_field]:
             try:
-                self._l10n_pl_ksef_begin_offline_renewal()
+                begin()
             except ksef_errors.KSeFError as exc:
-                self._l10n_pl_ksef_raise_user_error(
-                    exc, action=self.env._("Renewing the offline certificate"))
-        renewed = self._l10n_pl_ksef_collect_enrollment()
-        if renewed:
-            message = self.env._("The offline certificate was renewed: %(serial)s, valid until "
-                                 "%(date)s.", serial=renewed.serial,
-                                 date=format_date(self.env, _naive(renewed.valid_to)))
-            kind = "success"
-        elif self.offline_enroll_reference:
-            message = self.env._("KSeF is issuing the new offline certificate (request "
-                                 "%(reference)s). Odoo uses it as soon as it is issued and a test "
-                                 "KOD II signature with it verified; until then the current "
-                                 "certificate stays in use.",
-                                 reference=self.offline_enroll_reference)
-            kind = "info"
+                self._l10n_pl_ksef_raise_user_error(exc, action=action)
+        new = collect()
+        if new:
+            kind, message = "success", renewed(new)
+        elif self[reference_field]:
+            kind, message = "info", pending(self[reference_field])
         else:
-            # not raised: the reason is kept on the settings (chatter, activity), not rolled back
-            message = self.sudo().offline_enroll_message or self.env._(
-                "The offline certificate was not renewed.")
-            kind = "danger"
+            kind, message = "danger", self.sudo()[message_field] or failed()
         return {"type": "ir.actions.client", "tag": "display_notification",
                 "params": {"type": kind, "title": self.env._("KSeF"), "message": message,
                            "sticky": kind == "danger",
